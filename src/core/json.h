@@ -1,0 +1,107 @@
+/*
+ * json.h: a strict JSON (RFC 8259) reader and a writer, with no dependency but
+ * libc and src/util.
+ *
+ * Reading: ps__json_parse() builds a tree in an arena. Numbers keep the
+ * integer/float distinction that the official core (serde_json) makes: a
+ * literal without fraction and exponent that fits int64 is PS_JSON_INT, one
+ * that fits only uint64 is PS_JSON_UINT, anything else (including "-0", "1.0",
+ * "1e2") is PS_JSON_FLOAT. Strings are decoded to UTF-8 (they may contain NUL
+ * bytes from \u0000; use the length). Duplicate object keys: the last value
+ * wins and keeps the position of the first occurrence. Nesting deeper than
+ * PS_JSON_MAX_DEPTH is an error.
+ *
+ * Writing: ps__json_write() serialises a tree compactly with the formatting of
+ * serde_json (see core-storage.md 2.4.3): optional byte-wise sorted keys,
+ * escapes \" \\ \b \t \n \f \r and \u00xx (lowercase hex) for other control
+ * characters, everything else raw; floats in shortest round-trip form.
+ *
+ * Thread-safety: all functions are reentrant; a tree may be read by several
+ * threads at once.
+ */
+#ifndef PS_CORE_JSON_H
+#define PS_CORE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../util/arena.h"
+#include "../util/buf.h"
+
+/* Same limit as serde_json's default recursion limit, so that documents the
+ * official core accepts are accepted here too. */
+#define PS_JSON_MAX_DEPTH 128
+
+enum ps__json_type {
+  PS_JSON_NULL,
+  PS_JSON_FALSE,
+  PS_JSON_TRUE,
+  PS_JSON_INT,   /* as.i */
+  PS_JSON_UINT,  /* as.u, always > INT64_MAX */
+  PS_JSON_FLOAT, /* as.f */
+  PS_JSON_STRING,
+  PS_JSON_ARRAY,
+  PS_JSON_OBJECT
+};
+
+struct ps__json_value;
+
+struct ps__json_member {
+  const char *key; /* NUL-terminated; may also contain NUL bytes. */
+  size_t key_len;
+  struct ps__json_value *value;
+};
+
+struct ps__json_value {
+  enum ps__json_type type;
+  union {
+    int64_t i;
+    uint64_t u;
+    double f;
+    struct {
+      const char *ptr; /* NUL-terminated. */
+      size_t len;
+    } str;
+    struct {
+      struct ps__json_value **items;
+      size_t count;
+    } arr;
+    struct {
+      struct ps__json_member *members; /* In document order. */
+      size_t count;
+    } obj;
+  } as;
+};
+
+/* Parses text[0..len). Returns the root, allocated in arena (owned by the
+ * arena), or NULL on error with a one-line message such as
+ * "expected ',' or '}' at line 1 column 9" in err (always NUL-terminated;
+ * errlen may be 0 to discard it). Leading and trailing whitespace is allowed,
+ * other trailing characters are an error. */
+struct ps__json_value *ps__json_parse(struct ps__arena *arena,
+                                      const char *text, size_t len, char *err,
+                                      size_t errlen);
+
+/* Member of an object by key, or NULL (also NULL if obj is not an object). */
+const struct ps__json_value *ps__json_get(const struct ps__json_value *obj,
+                                          const char *key);
+
+/* Deep structural equality: objects as unordered key sets, arrays
+ * element-wise; numbers equal only if of the same kind and value (INT 1 differs
+ * from FLOAT 1.0; FLOAT -0.0 equals 0.0). */
+int ps__json_equal(const struct ps__json_value *a,
+                   const struct ps__json_value *b);
+
+/* Appends the compact serialisation of v. With sort_keys, object members are
+ * written in byte-wise key order at every level. */
+void ps__json_write(struct ps__buf *out, const struct ps__json_value *v,
+                    int sort_keys);
+
+/* Appends s[0..len) as a quoted, escaped JSON string. */
+void ps__json_write_string(struct ps__buf *out, const char *s, size_t len);
+
+/* Appends a double in serde_json's shortest round-trip form ("100.0",
+ * "1e+16", "5e-324", "-0.0"). Non-finite values are written as "null". */
+void ps__json_write_double(struct ps__buf *out, double d);
+
+#endif
