@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-
 void ps__err_init(struct ps__err *e) {
   e->code = SQLITE_OK;
   ps__buf_init(&e->text, 0);
@@ -89,9 +88,7 @@ int ps__require_transaction(sqlite3_context *ctx, const char *fname) {
   return 0;
 }
 
-void ps__result_nomem(sqlite3_context *ctx) {
-  sqlite3_result_error_nomem(ctx);
-}
+void ps__result_nomem(sqlite3_context *ctx) { sqlite3_result_error_nomem(ctx); }
 
 struct code_name {
   int code;

@@ -40,8 +40,8 @@ int ps__step_all(sqlite3_stmt *stmt, struct ps__err *e) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-int ps__exec_text_params(sqlite3 *db, const char *sql, struct ps__err *e,
-                         int n, ...) {
+int ps__exec_text_params(sqlite3 *db, const char *sql, struct ps__err *e, int n,
+                         ...) {
   sqlite3_stmt *stmt;
   va_list ap;
   int i;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_FIRST_BLOCK 1024
+#define ARENA_FIRST_BLOCK   1024
 #define ARENA_LARGEST_BLOCK (64 * 1024)
 
 struct ps__arena_block {

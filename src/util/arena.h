@@ -13,9 +13,10 @@
 struct ps__arena_block;
 
 struct ps__arena {
-  struct ps__arena_block *head; /* Most recent block; allocations come from it. */
-  size_t total;                 /* Bytes allocated in all blocks. */
-  size_t max;                   /* Upper bound of total; 0 = unlimited. */
+  struct ps__arena_block
+      *head;    /* Most recent block; allocations come from it. */
+  size_t total; /* Bytes allocated in all blocks. */
+  size_t max;   /* Upper bound of total; 0 = unlimited. */
 };
 
 void ps__arena_init(struct ps__arena *a, size_t max);

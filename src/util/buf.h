@@ -27,14 +27,14 @@
 #define PS_BUF_DEFAULT_MAX ((size_t)1 << 30)
 
 struct ps__buf {
-  char *data;  /* NUL-terminated contents, or NULL while empty. */
-  size_t len;  /* Bytes used, excluding the terminating NUL. */
-  size_t cap;  /* Bytes allocated. */
-  size_t max;  /* Largest len allowed. */
-  int failed;  /* Sticky: 1 = out of memory, 2 = too big. */
+  char *data; /* NUL-terminated contents, or NULL while empty. */
+  size_t len; /* Bytes used, excluding the terminating NUL. */
+  size_t cap; /* Bytes allocated. */
+  size_t max; /* Largest len allowed. */
+  int failed; /* Sticky: 1 = out of memory, 2 = too big. */
 };
 
-#define PS_BUF_FAILED_NOMEM 1
+#define PS_BUF_FAILED_NOMEM  1
 #define PS_BUF_FAILED_TOOBIG 2
 
 void ps__buf_init(struct ps__buf *b, size_t max);
