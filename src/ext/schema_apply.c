@@ -654,6 +654,28 @@ static int run_init(sqlite3 *db, struct ps__err *e) {
   return ps__exec(db, "SELECT powersync_init()", e) == SQLITE_OK ? 0 : -1;
 }
 
+/* The official core leaves the work done before a failure for the caller to
+ * roll back; a savepoint makes a failed call change nothing even if the
+ * caller commits anyway (docs/compatibility.md). */
+static int apply_schema(sqlite3 *db, const struct ps__schema *schema,
+                        struct ps__err *e) {
+  struct ps__err ignored;
+  if (ps__exec(db, "SAVEPOINT powersync_replace_schema", e) != SQLITE_OK)
+    return -1;
+  if (run_init(db, e) == 0 && update_data_tables(db, schema, e) == 0 &&
+      update_indexes(db, schema, e) == 0 && update_views(db, schema, e) == 0)
+    return ps__exec(db, "RELEASE powersync_replace_schema", e) == SQLITE_OK
+               ? 0
+               : -1;
+  ps__err_init(&ignored);
+  ps__exec(db,
+           "ROLLBACK TO powersync_replace_schema; "
+           "RELEASE powersync_replace_schema",
+           &ignored);
+  ps__err_free(&ignored);
+  return -1;
+}
+
 static void replace_schema_fn(sqlite3_context *ctx, int argc,
                               sqlite3_value **argv) {
   struct ps__state *st = sqlite3_user_data(ctx);
@@ -664,9 +686,8 @@ static void replace_schema_fn(sqlite3_context *ctx, int argc,
   if (!ps__require_transaction(ctx, FNAME))
     return;
   ps__err_init(&e);
-  if (parse_schema_argument(argv[0], &schema, &e) || run_init(db, &e) ||
-      update_data_tables(db, schema, &e) || update_indexes(db, schema, &e) ||
-      update_views(db, schema, &e)) {
+  if (parse_schema_argument(argv[0], &schema, &e) ||
+      apply_schema(db, schema, &e)) {
     ps__err_result(ctx, FNAME, &e);
     ps__schema_free(schema);
   } else {
