@@ -50,6 +50,12 @@ void ps__err_sqlite(struct ps__err *e, sqlite3 *db, int rc, const char *sql) {
     ps__buf_printf(&e->text, ": %s", msg);
 }
 
+void ps__err_null_value(struct ps__err *e, sqlite3_stmt *stmt) {
+  ps__err_set(e, PS_CODE_NULL_VALUE,
+              "statement %s: internal SQLite call returned NULL: %s",
+              sqlite3_sql(stmt), sqlite3_errmsg(sqlite3_db_handle(stmt)));
+}
+
 void ps__err_context(struct ps__err *e, const char *fmt, ...) {
   va_list ap;
   ps__buf_puts(&e->text, " (context: ");
@@ -212,6 +218,7 @@ static const struct code_name code_names[] = {
     {23 | (1 << 8), "AUTH_USER"},
     {0 | (1 << 8), "OK_LOAD_PERMANENTLY"},
     {0 | (2 << 8), "OK_SYMLINK"},
+    {PS_CODE_NULL_VALUE, "NULL"},
 };
 
 const char *ps__sqlite_code_name(int rc) {

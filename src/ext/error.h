@@ -33,6 +33,15 @@ void ps__err_state(struct ps__err *e, const char *desc);
 /* A failed SQLite call: "[statement <sql>: ]internal SQLite call returned
  * <CODE NAME>[: <sqlite3_errmsg>]" with rc as the code. sql may be NULL. */
 void ps__err_sqlite(struct ps__err *e, sqlite3 *db, int rc, const char *sql);
+/* The official core's own code for "a column was NULL where text was
+ * required"; it is none of SQLite's codes but callers see it, so it is kept. */
+#define PS_CODE_NULL_VALUE 5000
+
+/* stmt returned NULL where the official core required a value:
+ * "statement <sql>: internal SQLite call returned NULL: <sqlite3_errmsg>",
+ * code PS_CODE_NULL_VALUE. */
+void ps__err_null_value(struct ps__err *e, sqlite3_stmt *stmt);
+
 /* Appends " (context: <context>)". */
 void ps__err_context(struct ps__err *e, const char *fmt, ...) PS_PRINTF(2, 3);
 /* Out of memory while building something. */

@@ -391,7 +391,9 @@ static void client_id_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   rc = ps__prepare(sqlite3_context_db_handle(ctx), sql, &stmt, &e);
   if (rc == SQLITE_OK) {
     rc = ps__step(stmt, &e);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+      ps__err_null_value(&e, stmt);
+    } else if (rc == SQLITE_ROW) {
       const unsigned char *text = sqlite3_column_text(stmt, 0);
       sqlite3_result_text(ctx, text ? (const char *)text : "",
                           sqlite3_column_bytes(stmt, 0), SQLITE_TRANSIENT);

@@ -35,11 +35,6 @@
 #include "register.h"
 #include "sql.h"
 
-/* The official core fails with this code, which is none of SQLite's, when a
- * stored down migration entry has no "sql" string; reported the same way so
- * that callers see the same failure from both implementations. */
-#define PS_CODE_NULL_VALUE 5000
-
 static const char create_migration_table_sql[] =
     "CREATE TABLE IF NOT EXISTS ps_migration(id INTEGER PRIMARY KEY, "
     "down_migrations TEXT)";
@@ -154,12 +149,6 @@ static int read_version(sqlite3 *db, int *out, struct ps__err *e) {
   return rc;
 }
 
-static void set_null_sql_error(struct ps__err *e, sqlite3 *db) {
-  ps__err_set(e, PS_CODE_NULL_VALUE,
-              "statement %s: internal SQLite call returned NULL: %s",
-              down_statements_sql, sqlite3_errmsg(db));
-}
-
 static int read_down_statements(sqlite3 *db, int target,
                                 struct string_list *out, struct ps__err *e) {
   sqlite3_stmt *stmt;
@@ -172,7 +161,9 @@ static int read_down_statements(sqlite3 *db, int target,
     if (rc != SQLITE_ROW)
       break;
     if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
-      set_null_sql_error(e, db);
+      /* A stored entry without an "sql" string: the official core fails
+       * with its NULL-value error, and so do we. */
+      ps__err_null_value(e, stmt);
       rc = PS_CODE_NULL_VALUE;
       break;
     }

@@ -269,7 +269,7 @@ static int update_data_tables(sqlite3 *db, const struct ps__schema *s,
     if (!existing.items[i].keep)
       removed[n_removed++] = &existing.items[i];
   }
-  if (rc == 0)
+  if (rc == 0 && n_removed > 1)
     qsort(removed, n_removed, sizeof(*removed), compare_external);
   for (i = 0; rc == 0 && i < n_removed; i++)
     rc = drop_data_table(db, removed[i], e);
