@@ -6,7 +6,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-packages=(build-essential cmake pkg-config clang libsqlite3-dev sqlite3
+packages=(build-essential cmake pkg-config clang libclang-rt-14-dev libsqlite3-dev sqlite3
           libcmocka-dev nodejs npm python3)
 missing=()
 for p in "${packages[@]}"; do
