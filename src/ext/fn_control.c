@@ -19,21 +19,18 @@
  *
  * powersync_control checks for a transaction before anything else, then
  * requires op to be TEXT and looks it up in control_ops[], a table of
- * operation names and handlers. This build implements the operations on the
- * checkpoint-request keys of ps_kv that need no sync iteration (plus seed_ and
- * next_checkpoint_request_id, which need one); the operations of the sync
- * engine (start, stop, line_text, ...) are listed with a handler that reports
- * that the engine is not available yet, so that adding them means replacing
- * one handler each.
+ * operation names and handlers. The operations on the checkpoint-request
+ * keys of ps_kv are implemented here; the operations of the sync engine
+ * (start, stop, line_text, ..., subscriptions) are handed to
+ * ps__sync_command (sync_client.c).
  *
  * The official core creates a per-connection "storage adapter" (cached
  * statements on ps_buckets and ps_stream_subscriptions) before it runs these
  * operations and powersync_offline_sync_status, so they fail with
- * "no such table" before powersync_init(). We do not cache statements yet;
- * control_ensure_storage() prepares and finalizes the same statements at the
- * same moment instead, which reproduces those errors exactly. It also touches
- * powersync_internal_close, as the official core does, so that resources
- * cached later are released before the connection closes.
+ * "no such table" before powersync_init(). control_ensure_storage() creates
+ * the sync engine's statement cache at the same moment (ps__sync_get), which
+ * prepares the same statements first and touches powersync_internal_close,
+ * so that the cache is released before the connection closes.
  */
 #include <stdint.h>
 #include <string.h>
@@ -46,6 +43,7 @@
 #include "sql.h"
 #include "sqlite_api.h"
 #include "state.h"
+#include "sync_engine.h"
 
 #define CONTROL_FN_NAME "powersync_control"
 #define STATUS_FN_NAME  "powersync_offline_sync_status"
@@ -70,21 +68,6 @@ static const char SQL_KV_INCREMENT[] =
     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1\n"
     "RETURNING value";
 
-/* The statements the official storage adapter prepares when it is created, in
- * its order (a fourth one, reading the clock, cannot fail). */
-static const char SQL_ADAPTER_PROGRESS[] =
-    "SELECT name, count_at_last, count_since_last FROM ps_buckets";
-static const char SQL_ADAPTER_DELETE_SUBSCRIPTION[] =
-    "DELETE FROM ps_stream_subscriptions WHERE id = ?";
-static const char SQL_ADAPTER_UPDATE_SUBSCRIPTION[] =
-    "UPDATE ps_stream_subscriptions SET active = ?2, is_default = ?3, ttl = "
-    "?, expires_at = ?, last_synced_at = ? WHERE id = ?1";
-static const char *const SQL_STORAGE_ADAPTER[] = {
-    SQL_ADAPTER_PROGRESS,
-    SQL_ADAPTER_DELETE_SUBSCRIPTION,
-    SQL_ADAPTER_UPDATE_SUBSCRIPTION,
-};
-
 static const char SQL_STATUS_PRIORITIES[] =
     "SELECT priority, last_synced_at FROM ps_sync_state ORDER BY priority";
 static const char SQL_STATUS_STREAMS[] =
@@ -101,19 +84,10 @@ static const char SQL_STATUS_STREAMS[] =
 
 /* ---- Shared helpers ---------------------------------------------------- */
 
-/* Stands in for the creation of the official storage adapter (see HOW IT
- * WORKS). */
-static int control_ensure_storage(sqlite3 *db, struct ps__err *e) {
-  size_t i;
-  int rc = ps__exec(db, "SELECT 1 FROM powersync_internal_close;", e);
-  for (i = 0; rc == SQLITE_OK &&
-              i < sizeof(SQL_STORAGE_ADAPTER) / sizeof(SQL_STORAGE_ADAPTER[0]);
-       i++) {
-    sqlite3_stmt *stmt;
-    rc = ps__prepare(db, SQL_STORAGE_ADAPTER[i], &stmt, e);
-    sqlite3_finalize(stmt);
-  }
-  return rc;
+/* Creates the sync engine's statement cache, as the official core creates
+ * its storage adapter before these operations (see HOW IT WORKS). */
+static int control_ensure_storage(struct ps__state *st, struct ps__err *e) {
+  return ps__sync_get(st, e) ? SQLITE_OK : e->code;
 }
 
 /* Reads an integer ps_kv value: *found is 0 without a row; a row's value is
@@ -228,14 +202,21 @@ static void result_optional_int(sqlite3_context *ctx, int found,
     sqlite3_result_null(ctx);
 }
 
-/* Operations of the sync engine, which this build does not have yet. */
-static int control_sync_engine_missing(struct control_call *call) {
-  ps__err_set(&call->err, SQLITE_ERROR,
-              "the sync engine is not available in this build (operation "
-              "'%s' is not implemented yet)",
-              call->op);
-  return call->err.code;
-}
+/* Operations of the sync engine (sync_client.c). */
+#define SYNC_HANDLER(fn, cmd)                                                  \
+  static int fn(struct control_call *call) {                                   \
+    return ps__sync_command(call->st, call->ctx, cmd, call->payload,           \
+                            &call->err);                                       \
+  }
+SYNC_HANDLER(control_start, PS_SYNC_CMD_START)
+SYNC_HANDLER(control_stop, PS_SYNC_CMD_STOP)
+SYNC_HANDLER(control_line_text, PS_SYNC_CMD_LINE_TEXT)
+SYNC_HANDLER(control_line_binary, PS_SYNC_CMD_LINE_BINARY)
+SYNC_HANDLER(control_refreshed_token, PS_SYNC_CMD_REFRESHED_TOKEN)
+SYNC_HANDLER(control_completed_upload, PS_SYNC_CMD_COMPLETED_UPLOAD)
+SYNC_HANDLER(control_update_subscriptions, PS_SYNC_CMD_UPDATE_SUBSCRIPTIONS)
+SYNC_HANDLER(control_connection, PS_SYNC_CMD_CONNECTION)
+SYNC_HANDLER(control_subscriptions, PS_SYNC_CMD_SUBSCRIPTIONS)
 
 static int control_require_iteration(struct control_call *call) {
   if (call->st->sync_iteration_active)
@@ -265,7 +246,7 @@ static int control_target_request_id(struct control_call *call) {
                      NULL);
     return call->err.code;
   }
-  rc = control_ensure_storage(call->db, &call->err);
+  rc = control_ensure_storage(call->st, &call->err);
   if (rc == SQLITE_OK)
     rc = kv_get_int(call->db, KV_TARGET, &found, &previous, &call->err);
   if (rc == SQLITE_OK && have) {
@@ -283,7 +264,7 @@ static int control_target_request_id(struct control_call *call) {
 static int control_current_request_id(struct control_call *call) {
   int64_t value = 0;
   int found = 0;
-  int rc = control_ensure_storage(call->db, &call->err);
+  int rc = control_ensure_storage(call->st, &call->err);
   if (rc == SQLITE_OK)
     rc = kv_get_int(call->db, KV_REQUESTED, &found, &value, &call->err);
   if (rc == SQLITE_OK)
@@ -318,7 +299,7 @@ static int control_seed_request_id(struct control_call *call) {
                      "checkpoint request id must be a positive integer", NULL);
     return call->err.code;
   }
-  rc = control_ensure_storage(call->db, &call->err);
+  rc = control_ensure_storage(call->st, &call->err);
   if (rc == SQLITE_OK)
     rc = kv_set_int(call->db, KV_REQUESTED, value, &call->err);
   if (rc == SQLITE_OK)
@@ -334,7 +315,7 @@ static int control_next_request_id(struct control_call *call) {
   int found = 0;
   int rc = control_require_iteration(call);
   if (rc == SQLITE_OK)
-    rc = control_ensure_storage(call->db, &call->err);
+    rc = control_ensure_storage(call->st, &call->err);
   if (rc == SQLITE_OK)
     rc = kv_get_int(call->db, KV_REQUESTED, &found, &value, &call->err);
   if (rc != SQLITE_OK)
@@ -365,15 +346,15 @@ static const struct control_op {
   const char *name;
   control_handler handler;
 } control_ops[] = {
-    {"start", control_sync_engine_missing},
-    {"stop", control_sync_engine_missing},
-    {"line_text", control_sync_engine_missing},
-    {"line_binary", control_sync_engine_missing},
-    {"refreshed_token", control_sync_engine_missing},
-    {"completed_upload", control_sync_engine_missing},
-    {"update_subscriptions", control_sync_engine_missing},
-    {"connection", control_sync_engine_missing},
-    {"subscriptions", control_sync_engine_missing},
+    {"start", control_start},
+    {"stop", control_stop},
+    {"line_text", control_line_text},
+    {"line_binary", control_line_binary},
+    {"refreshed_token", control_refreshed_token},
+    {"completed_upload", control_completed_upload},
+    {"update_subscriptions", control_update_subscriptions},
+    {"connection", control_connection},
+    {"subscriptions", control_subscriptions},
     {"seed_checkpoint_request_id", control_seed_request_id},
     {"next_checkpoint_request_id", control_next_request_id},
     {"target_checkpoint_request_id", control_target_request_id},
@@ -550,8 +531,10 @@ static int status_write_streams(sqlite3 *db, struct ps__buf *out,
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int status_build(sqlite3 *db, struct ps__buf *out, struct ps__err *e) {
-  int rc = control_ensure_storage(db, e);
+static int status_build(struct ps__state *st, struct ps__buf *out,
+                        struct ps__err *e) {
+  sqlite3 *db = st->db;
+  int rc = control_ensure_storage(st, e);
   if (rc != SQLITE_OK)
     return rc;
   ps__buf_puts(out, "{\"connected\":false,\"connecting\":false,"
@@ -581,7 +564,7 @@ static void powersync_offline_sync_status(sqlite3_context *ctx, int argc,
   ps__err_init(&e);
   /* Plain text: the official result goes through a wrapper that drops the
    * JSON subtype. */
-  if (status_build(sqlite3_context_db_handle(ctx), &out, &e) == SQLITE_OK)
+  if (status_build(sqlite3_user_data(ctx), &out, &e) == SQLITE_OK)
     sqlite3_result_text(ctx, ps__buf_cstr(&out), (int)out.len,
                         SQLITE_TRANSIENT);
   else

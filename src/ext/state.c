@@ -3,6 +3,8 @@
  */
 #include "state.h"
 
+#include "sync_engine.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,8 @@ void ps__state_unref(void *p) {
   struct ps__state *st = p;
   if (!st || --st->refcount > 0)
     return;
+  /* Normally released by the pre-close hook already. */
+  ps__sync_free(st->sync);
   ps__schema_free(st->schema);
   ps__name_set_clear(&st->pending_tables);
   ps__name_set_clear(&st->committed_tables);

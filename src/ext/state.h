@@ -24,6 +24,8 @@ struct ps__name_set {
   size_t cap;
 };
 
+struct ps__sync;
+
 struct ps__state {
   sqlite3 *db;
   int refcount;
@@ -48,6 +50,10 @@ struct ps__state {
 
   /* Set while a sync iteration is active (sync half). */
   int sync_iteration_active;
+
+  /* The sync engine (sync_engine.h): cached statements and the iteration.
+   * Created on first use, released by the pre-close hook. Owned. */
+  struct ps__sync *sync;
 };
 
 struct ps__state *ps__state_new(sqlite3 *db);

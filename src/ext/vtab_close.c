@@ -19,7 +19,8 @@
  * it rolls back an open transaction. xDisconnect is therefore the place to
  * release per-connection resources that would make sqlite3_close fail or that
  * point back into the connection: it uninstalls the update, commit and
- * rollback hooks of powersync_update_hooks. Reading the table yields no rows;
+ * rollback hooks of powersync_update_hooks and releases the sync engine
+ * (its iteration and cached statements). Reading the table yields no rows;
  * writing to it fails with SQLITE_MISUSE, as in the official core.
  */
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "register.h"
 #include "sqlite_api.h"
 #include "state.h"
+#include "sync_engine.h"
 
 /* Defined in fn_update_hooks.c: removes the hooks installed by
  * powersync_update_hooks('install') and drops their state reference. */
@@ -68,6 +70,7 @@ static int close_connect(sqlite3 *db, void *aux, int argc,
 static int close_disconnect(sqlite3_vtab *vtab) {
   struct close_vtab *tab = (struct close_vtab *)vtab;
   ps__update_hooks_uninstall(tab->st);
+  ps__sync_free(tab->st->sync);
   ps__state_unref(tab->st);
   sqlite3_free(tab->base.zErrMsg);
   sqlite3_free(tab);

@@ -74,35 +74,6 @@ static void control_validates_operation(void **state) {
   th_close(db);
 }
 
-static void control_reports_missing_sync_engine(void **state) {
-  static const char *const ops[] = {
-      "start",
-      "stop",
-      "line_text",
-      "line_binary",
-      "refreshed_token",
-      "completed_upload",
-      "update_subscriptions",
-      "connection",
-      "subscriptions",
-  };
-  sqlite3 *db = open_in_transaction();
-  size_t i;
-  (void)state;
-  for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-    char *sql = sqlite3_mprintf("SELECT powersync_control('%s', NULL)", ops[i]);
-    char *msg = sqlite3_mprintf(
-        "powersync_control: the sync engine is not available in this build "
-        "(operation '%s' is not implemented yet)",
-        ops[i]);
-    th_expect_error(db, sql, SQLITE_ERROR, msg);
-    sqlite3_free(sql);
-    sqlite3_free(msg);
-  }
-  th_exec(db, "ROLLBACK");
-  th_close(db);
-}
-
 static void control_target_reads_sets_and_deletes(void **state) {
   sqlite3 *db = open_in_transaction();
   (void)state;
@@ -439,7 +410,6 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(control_requires_transaction_first),
       cmocka_unit_test(control_validates_operation),
-      cmocka_unit_test(control_reports_missing_sync_engine),
       cmocka_unit_test(control_target_reads_sets_and_deletes),
       cmocka_unit_test(control_target_rejects_bad_payloads),
       cmocka_unit_test(control_target_converts_stored_values),
