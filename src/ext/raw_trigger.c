@@ -59,7 +59,6 @@ static int read_columns(sqlite3 *db, const struct ps__raw_table *t,
                         struct ps__arena *arena, struct ps__column_list *cols,
                         struct ps__err *e) {
   sqlite3_stmt *stmt;
-  size_t seen = 0;
   int has_id = 0;
   int rc;
   char desc[512];
@@ -72,7 +71,6 @@ static int read_columns(sqlite3 *db, const struct ps__raw_table *t,
   sqlite3_bind_text(stmt, 1, t->table_name, -1, SQLITE_STATIC);
   while ((rc = ps__step(stmt, e)) == SQLITE_ROW) {
     const char *name = (const char *)sqlite3_column_text(stmt, 0);
-    seen++;
     if (!name)
       continue;
     if (strcmp(name, "id") == 0) {
@@ -91,7 +89,10 @@ static int read_columns(sqlite3 *db, const struct ps__raw_table *t,
   }
   if (rc != SQLITE_DONE)
     return -1;
-  if (seen == 0) {
+  /* The official core filters before it looks: no column left at all (none
+   * in the table, or none named by synced_columns and no id) means the table
+   * was not found. */
+  if (!has_id && cols->count == 0) {
     snprintf(desc, sizeof(desc), "Could not find %s in local schema.",
              t->table_name);
     ps__err_argument(e, desc, NULL);
