@@ -167,12 +167,36 @@ function excerpt(line, other, verbose) {
   return (start > 0 ? `…[${start}]` : '') + line.slice(start, end) + (end < line.length ? '…' : '');
 }
 
-function stepText(st) {
+function stepText(st, S) {
   if (st.sql !== undefined) return `sql: ${st.sql}`;
   if (st.exec !== undefined) return `exec: ${st.exec}`;
   if (st.tx !== undefined) return `tx: ${st.tx}`;
+  if (st.control !== undefined) return `control: ${S.jsonText(st.control)}`;
+  if (st.second !== undefined) return `second: ${st.second}`;
+  if (st.advance !== undefined) return `advance: ${S.jsonText(st.advance)}`;
+  if (st.clock !== undefined) return `clock: ${st.clock}`;
   if (st.core !== undefined) return `core: ${st.core}`;
   return 'reopen';
+}
+
+/* For two {"result":"[...]"} lines of a control step: the first differing
+ * instruction of the two arrays, as a more readable hint. */
+function instructionHint(expected, actual) {
+  let e;
+  let a;
+  try {
+    e = JSON.parse(JSON.parse(expected).result);
+    a = JSON.parse(JSON.parse(actual).result);
+  } catch (err) {
+    return null;
+  }
+  if (!Array.isArray(e) || !Array.isArray(a)) return null;
+  for (let i = 0; i < Math.max(e.length, a.length); i++) {
+    const es = i < e.length ? JSON.stringify(e[i]) : '<none>';
+    const as = i < a.length ? JSON.stringify(a[i]) : '<none>';
+    if (es !== as) return { index: i, counts: `${e.length} vs ${a.length}`, expected: es, actual: as };
+  }
+  return { index: -1 }; /* same values, different bytes */
 }
 
 function oneLine(s, verbose) {
@@ -205,17 +229,25 @@ function compare(sc, golden, result, mode) {
   return { diffs, deviations };
 }
 
-function reportDiffs(sc, mode, diffs, verbose) {
+function reportDiffs(sc, mode, diffs, verbose, S) {
   const out = [];
   const shown = verbose ? diffs : diffs.slice(0, 8);
   out.push(`  ${mode}: ${diffs.length} differing step${diffs.length === 1 ? '' : 's'}`);
   for (const d of shown) {
     const st = sc.steps[d.index];
     const label = st.label ? ` [${st.label}]` : '';
-    out.push(`    step ${d.index}${label} ${oneLine(stepText(st), verbose)}`);
+    out.push(`    step ${d.index}${label} ${oneLine(stepText(st, S), verbose)}`);
     if (d.note) out.push(`      note:     ${d.note}`);
     out.push(`      expected: ${excerpt(d.expected, d.actual, verbose)}`);
     out.push(`      actual:   ${excerpt(d.actual, d.expected, verbose)}`);
+    const hint = st.control !== undefined ? instructionHint(d.expected, d.actual) : null;
+    if (hint && hint.index >= 0) {
+      out.push(`      instruction ${hint.index} (${hint.counts} instructions):`);
+      out.push(`        expected: ${excerpt(hint.expected, hint.actual, verbose)}`);
+      out.push(`        actual:   ${excerpt(hint.actual, hint.expected, verbose)}`);
+    } else if (hint) {
+      out.push('      (the instruction arrays are equal as JSON values: key order or formatting differs)');
+    }
   }
   if (shown.length < diffs.length) out.push(`    ... and ${diffs.length - shown.length} more (use --verbose)`);
   return out;
@@ -294,7 +326,7 @@ async function main() {
       deviations.push(...devs);
       if (diffs.length > 0) {
         ok = false;
-        out.push(...reportDiffs(sc, mode === 'official' ? 'official (oracle vs golden)' : mode, diffs, opts.verbose));
+        out.push(...reportDiffs(sc, mode === 'official' ? 'official (oracle vs golden)' : mode, diffs, opts.verbose, S));
       }
     });
     return { name, ok, out, deviations, modes };

@@ -8,6 +8,10 @@
  * connection uses the official core; "core" steps only reopen), "ours" (the
  * same with our core) or "switch" (start with the official core and honour
  * "core" steps). coreOf[i] names the core that executed step i.
+ *
+ * Sync scenarios: a scenario "clock" registers the mocked unixepoch() on every
+ * connection opened here; "second" steps use a second connection (no core);
+ * "control" steps run powersync_control in a transaction (README.md).
  */
 'use strict';
 
@@ -52,11 +56,60 @@ function runStatement(db, sql, args) {
   return S.changesLine(stmt.run(...bound).changes);
 }
 
+/* A connection without overrides, for the unixepoch() forms that do not
+ * read the clock (e.g. unixepoch('2025-03-01 10:00:00') in migration 13). */
+let plainDb = null;
+const plainStmts = new Map();
+
+function builtinUnixepoch(args) {
+  if (!plainDb) plainDb = new Database(':memory:');
+  let stmt = plainStmts.get(args.length);
+  if (!stmt) {
+    stmt = plainDb.prepare(`SELECT unixepoch(${args.map(() => '?').join(', ')})`).safeIntegers(true).pluck();
+    plainStmts.set(args.length, stmt);
+  }
+  return stmt.get(...args);
+}
+
+/* ASCII-only case folding, like sqlite3_stricmp. */
+function lowerAscii(s) {
+  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+}
+
+const isSubsec = (v) => typeof v === 'string' && ['subsec', 'subsecond'].includes(lowerAscii(v));
+
+/*
+ * The mocked unixepoch(): the current time is the scenario clock.
+ *   unixepoch(), unixepoch('now')              -> INTEGER seconds (truncated)
+ *   unixepoch('subsec'), unixepoch('now', 'subsec') -> REAL seconds
+ * Other modifiers after 'now' are not supported (an error); a first argument
+ * that is not 'now'/'subsec' is handed to the built-in unixepoch().
+ * scenario_runner.c implements the same.
+ */
+function mockUnixepoch(ms, args) {
+  let i = 0;
+  let subsec = false;
+  if (args.length > 0) {
+    if (typeof args[0] === 'string' && lowerAscii(args[0]) === 'now') i = 1;
+    else if (isSubsec(args[0])) {
+      subsec = true;
+      i = 1;
+    } else return builtinUnixepoch(args);
+  }
+  for (; i < args.length; i++) {
+    if (!isSubsec(args[i])) throw new Error('mocked unixepoch(): unsupported modifier');
+    subsec = true;
+  }
+  return subsec ? ms / 1000 : BigInt(ms) / 1000n;
+}
+
 class Session {
   constructor(sc, cores) {
     this.sc = sc;
     this.cores = cores;
+    this.clockMs = sc.clock;
     this.db = null;
+    this.second = null;
     this.dir = null;
     this.file = ':memory:';
     if (sc.database === 'file') {
@@ -75,7 +128,18 @@ class Session {
     } catch (e) {
       return errorOf(e);
     }
+    if (this.clockMs !== null) {
+      this.db.function('unixepoch', { varargs: true, deterministic: false, safeIntegers: true }, (...args) =>
+        mockUnixepoch(this.clockMs, args),
+      );
+    }
     return null;
+  }
+
+  /* The second connection ("second" steps): no core, opened on first use. */
+  secondDb() {
+    if (!this.second) this.second = new Database(this.file);
+    return this.second;
   }
 
   close() {
@@ -87,6 +151,10 @@ class Session {
 
   dispose() {
     this.close();
+    if (this.second) {
+      this.second.close();
+      this.second = null;
+    }
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -116,11 +184,25 @@ function runScenario(file, mode, cores) {
   return { lines, coreOf };
 }
 
+const CONTROL_SQL = 'SELECT powersync_control(?, ?)';
+
 function runStep(session, st, mode) {
   if (st.core !== undefined || st.reopen !== undefined) {
     let core = session.core;
     if (st.core !== undefined) core = mode === 'switch' ? st.core : mode;
     return session.open(core) || S.OK_LINE;
+  }
+  if (st.advance !== undefined) {
+    session.clockMs += S.advanceMs(st.advance);
+    return S.OK_LINE;
+  }
+  if (st.clock !== undefined) {
+    session.clockMs = S.parseClock(st.clock);
+    return S.OK_LINE;
+  }
+  if (st.second !== undefined) {
+    session.secondDb().exec(st.second);
+    return S.OK_LINE;
   }
   const db = session.db;
   if (st.exec !== undefined) {
@@ -128,11 +210,17 @@ function runStep(session, st, mode) {
     return S.OK_LINE;
   }
   if (st.sql !== undefined) return runStatement(db, st.sql, st.args);
-  /* tx: BEGIN; statement; COMMIT, or ROLLBACK when the statement fails. */
+  /* tx and control: BEGIN; statement; COMMIT, or ROLLBACK when the
+   * statement fails. */
   db.exec('BEGIN');
   let line;
   try {
-    line = runStatement(db, st.tx, st.args);
+    if (st.control !== undefined) {
+      const row = db.prepare(CONTROL_SQL).safeIntegers(true).raw(true).get(...st.args.map(S.bindValue));
+      line = S.resultLine(row[0]);
+    } else {
+      line = runStatement(db, st.tx, st.args);
+    }
   } catch (e) {
     rollback(db);
     throw e;
