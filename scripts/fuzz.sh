@@ -51,7 +51,13 @@ for name in "${targets[@]}"; do
   corpus="$work/$name"
   log="$build/$name.log"
   mkdir -p "$corpus"
-  cp -R "$root/fuzz/corpora/$name/." "$corpus/"
+  # corpora/<name>, and corpora/<name>_* for targets with several seed
+  # corpora (sync_line: one per encoding).
+  for dir in "$root/fuzz/corpora/$name" "$root/fuzz/corpora/${name}"_*; do
+    if [ -d "$dir" ]; then
+      cp -R "$dir/." "$corpus/"
+    fi
+  done
   args=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048
         -print_final_stats=1 -artifact_prefix="$artifacts/$name-")
   if [ -f "$root/fuzz/$name.dict" ]; then

@@ -90,11 +90,22 @@ static int fixed(struct ps__bson_iter *it, size_t n, const unsigned char **out,
   return 0;
 }
 
-int ps__bson_utf8_check(const unsigned char *s, size_t len,
-                        size_t *valid_up_to, int *error_len) {
+int ps__bson_utf8_check(const unsigned char *s, size_t len, size_t *valid_up_to,
+                        int *error_len) {
   size_t i = 0;
   while (i < len) {
-    unsigned char c = s[i];
+    unsigned char c;
+    /* ASCII, eight bytes at a time. */
+    while (len - i >= 8) {
+      uint64_t v;
+      memcpy(&v, s + i, sizeof(v));
+      if (v & 0x8080808080808080ULL)
+        break;
+      i += 8;
+    }
+    if (i >= len)
+      break;
+    c = s[i];
     unsigned char lo = 0x80;
     unsigned char hi = 0xBF;
     size_t width;

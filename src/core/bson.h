@@ -84,13 +84,13 @@ enum ps__bson_type {
 
 enum ps__bson_errcode {
   PS_BSON_OK = 0,
-  PS_BSON_E_EOF,                 /* "unexpected end of file" */
-  PS_BSON_E_SIZE,                /* "invalid document size" */
-  PS_BSON_E_END_OF_DOCUMENT,     /* "unexpected end of document" */
-  PS_BSON_E_ELEMENT_TYPE,        /* "unknown element code: <n>" */
+  PS_BSON_E_EOF,                  /* "unexpected end of file" */
+  PS_BSON_E_SIZE,                 /* "invalid document size" */
+  PS_BSON_E_END_OF_DOCUMENT,      /* "unexpected end of document" */
+  PS_BSON_E_ELEMENT_TYPE,         /* "unknown element code: <n>" */
   PS_BSON_E_CSTRING_UNTERMINATED, /* "unterminated cstring" */
-  PS_BSON_E_UTF8,                /* "cstring with non-utf8 content: ..." */
-  PS_BSON_E_DEPTH                /* "document nested too deeply" (ours) */
+  PS_BSON_E_UTF8,                 /* "cstring with non-utf8 content: ..." */
+  PS_BSON_E_DEPTH                 /* "document nested too deeply" (ours) */
 };
 
 struct ps__bson_error {
@@ -110,8 +110,8 @@ struct ps__bson_doc {
   const unsigned char *base; /* The whole input; offsets are relative to it. */
   size_t start;              /* First byte after the length field. */
   size_t end;                /* One past the terminating byte. */
-  size_t lag;   /* Single-byte reads before start (see ERROR OFFSETS). */
-  int depth;    /* 1 for a top-level document. */
+  size_t lag; /* Single-byte reads before start (see ERROR OFFSETS). */
+  int depth;  /* 1 for a top-level document. */
 };
 
 /* Cursor over the elements of one document. */
@@ -136,11 +136,11 @@ struct ps__bson_element {
 struct ps__bson_value {
   enum ps__bson_type type;
   union {
-    double f64;    /* DOUBLE */
-    int32_t i32;   /* INT32 */
-    int64_t i64;   /* INT64, DATETIME (milliseconds since the epoch) */
-    uint64_t u64;  /* TIMESTAMP */
-    int boolean;   /* BOOL: 0 or 1 */
+    double f64;   /* DOUBLE */
+    int32_t i32;  /* INT32 */
+    int64_t i64;  /* INT64, DATETIME (milliseconds since the epoch) */
+    uint64_t u64; /* TIMESTAMP */
+    int boolean;  /* BOOL: 0 or 1 */
     struct {
       const char *ptr; /* Valid UTF-8, may contain NUL bytes. */
       size_t len;      /* Without the terminating byte. */
@@ -160,7 +160,8 @@ struct ps__bson_value {
 int ps__bson_open(struct ps__bson_doc *out, const void *data, size_t len,
                   struct ps__bson_error *err);
 
-void ps__bson_iter_init(struct ps__bson_iter *it, const struct ps__bson_doc *doc);
+void ps__bson_iter_init(struct ps__bson_iter *it,
+                        const struct ps__bson_doc *doc);
 
 /* Reads the type and key of the next element. Returns 1 with *el set, 0 at
  * the end of the document, -1 with *err set. If the previous element's value
@@ -186,8 +187,8 @@ size_t ps__bson_iter_offset(const struct ps__bson_iter *it);
 /* Checks that s[0..len) is UTF-8 as Rust's str::from_utf8 defines it. Returns
  * 1 if valid; otherwise 0 with the index of the first invalid sequence and
  * its length (0 if the input ends inside it), as Rust's Utf8Error reports. */
-int ps__bson_utf8_check(const unsigned char *s, size_t len,
-                        size_t *valid_up_to, int *error_len);
+int ps__bson_utf8_check(const unsigned char *s, size_t len, size_t *valid_up_to,
+                        int *error_len);
 
 /* Writes "bson error, at <offset>: <kind>" into buf (always NUL-terminated if
  * size > 0, truncated if too long). Returns the untruncated length. */

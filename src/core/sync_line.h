@@ -186,11 +186,11 @@ struct ps__sync_line {
   /* The line's key, e.g. "checkpoint"; for an unknown line the only data. */
   struct ps__sync_str type_name;
   union {
-    struct ps__sync_checkpoint checkpoint;     /* CHECKPOINT */
-    struct ps__sync_checkpoint_diff diff;      /* CHECKPOINT_DIFF */
-    int32_t partial_priority;                  /* PARTIAL_CHECKPOINT_COMPLETE */
-    struct ps__sync_data data;                 /* DATA */
-    int32_t token_expires_in;                  /* TOKEN_EXPIRES_IN (seconds) */
+    struct ps__sync_checkpoint checkpoint; /* CHECKPOINT */
+    struct ps__sync_checkpoint_diff diff;  /* CHECKPOINT_DIFF */
+    int32_t partial_priority;              /* PARTIAL_CHECKPOINT_COMPLETE */
+    struct ps__sync_data data;             /* DATA */
+    int32_t token_expires_in;              /* TOKEN_EXPIRES_IN (seconds) */
   } as;
 };
 
@@ -199,8 +199,8 @@ struct ps__sync_line {
  * PS_SYNC_LINE_NOMEM with the cause in err (always NUL-terminated when
  * errlen > 0) and *out = NULL. */
 int ps__sync_line_decode_text(struct ps__arena *arena, const char *text,
-                              size_t len, struct ps__sync_line **out,
-                              char *err, size_t errlen);
+                              size_t len, struct ps__sync_line **out, char *err,
+                              size_t errlen);
 
 /* Decodes the BSON document at data[0..len); as ps__sync_line_decode_text. */
 int ps__sync_line_decode_binary(struct ps__arena *arena, const void *data,
