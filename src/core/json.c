@@ -61,6 +61,8 @@ struct json_parser {
   char *err;
   size_t errlen;
   int failed;
+  int oom;
+  unsigned flags; /* PS_JSON_KEEP_DUPLICATES, PS_JSON_PARTIAL */
 
   /* Scratch stack of array items of all open arrays. */
   struct ps__json_value **items;
@@ -78,25 +80,33 @@ struct json_parser {
   size_t sort_cap;
 };
 
-static void json_fail(struct json_parser *p, size_t at, const char *what) {
-  size_t line = 1;
+void ps__json_position(const char *text, size_t len, size_t at, size_t *line,
+                       size_t *column) {
+  size_t n = 1;
   size_t line_start = 0;
   size_t i;
+  if (at > len)
+    at = len;
+  for (i = 0; i < at; i++) {
+    if (text[i] == '\n') {
+      n++;
+      line_start = i + 1;
+    }
+  }
+  *line = n;
+  *column = at - line_start;
+}
+
+static void json_fail(struct json_parser *p, size_t at, const char *what) {
+  size_t line;
+  size_t column;
   if (p->failed)
     return;
   p->failed = 1;
   if (!p->errlen)
     return;
-  if (at > p->len)
-    at = p->len;
-  for (i = 0; i < at; i++) {
-    if (p->s[i] == '\n') {
-      line++;
-      line_start = i + 1;
-    }
-  }
-  snprintf(p->err, p->errlen, "%s at line %zu column %zu", what, line,
-           at - line_start);
+  ps__json_position((const char *)p->s, p->len, at, &line, &column);
+  snprintf(p->err, p->errlen, "%s at line %zu column %zu", what, line, column);
 }
 
 /* Errors without a position in the text. */
@@ -110,6 +120,7 @@ static void json_fail_nopos(struct json_parser *p, const char *what) {
 
 static void json_oom(struct json_parser *p) {
   json_fail_nopos(p, "out of memory");
+  p->oom = 1;
 }
 
 static void skip_ws(struct json_parser *p) {
@@ -625,61 +636,23 @@ static struct ps__json_value *parse_literal(struct json_parser *p,
 
 static struct ps__json_value *parse_value(struct json_parser *p, int depth);
 
-static struct ps__json_value *parse_array(struct json_parser *p, int depth) {
-  size_t base = p->items_len;
-  size_t count;
-  struct ps__json_value *arr;
+/* Whether a failure inside a container should still return the container
+ * (cut short) rather than NULL. */
+static int keep_partial(const struct json_parser *p) {
+  return (p->flags & PS_JSON_PARTIAL) && !p->oom;
+}
 
-  if (depth > PS_JSON_MAX_DEPTH) {
-    json_fail(p, p->pos + 1, "recursion limit exceeded");
-    return NULL;
-  }
-  p->pos++;
-  skip_ws(p);
-  if (p->pos >= p->len) {
-    json_fail(p, p->len, "EOF while parsing a list");
-    return NULL;
-  }
-  if (p->s[p->pos] == ']') {
-    p->pos++;
-  } else {
-    for (;;) {
-      struct ps__json_value *item = parse_value(p, depth);
-      if (!item)
-        return NULL;
-      if (p->items_len == p->items_cap &&
-          !grow((void **)&p->items, &p->items_cap, p->items_len + 1,
-                sizeof(*p->items))) {
-        json_oom(p);
-        return NULL;
-      }
-      p->items[p->items_len++] = item;
-      skip_ws(p);
-      if (p->pos >= p->len) {
-        json_fail(p, p->len, "EOF while parsing a list");
-        return NULL;
-      }
-      if (p->s[p->pos] == ']') {
-        p->pos++;
-        break;
-      }
-      if (p->s[p->pos] != ',') {
-        json_fail(p, p->pos + 1, "expected `,` or `]`");
-        return NULL;
-      }
-      p->pos++;
-      skip_ws(p);
-      if (p->pos < p->len && p->s[p->pos] == ']') {
-        json_fail(p, p->pos + 1, "trailing comma");
-        return NULL;
-      }
-    }
-  }
-
-  arr = new_value(p, PS_JSON_ARRAY);
+/* Moves the items pushed since base into a new array value. */
+static struct ps__json_value *close_array(struct json_parser *p, size_t base,
+                                          size_t start, size_t end) {
+  size_t count = p->items_len - base;
+  struct ps__json_value *arr = new_value(p, PS_JSON_ARRAY);
+  p->items_len = base;
   if (!arr)
     return NULL;
-  count = p->items_len - base;
+  arr->start = start;
+  arr->end = end;
+  arr->as.arr.items = NULL;
   if (count) {
     arr->as.arr.items =
         ps__arena_alloc(p->arena, count * sizeof(*arr->as.arr.items));
@@ -691,8 +664,68 @@ static struct ps__json_value *parse_array(struct json_parser *p, int depth) {
            count * sizeof(*arr->as.arr.items));
   }
   arr->as.arr.count = count;
-  p->items_len = base;
   return arr;
+}
+
+static int push_item(struct json_parser *p, struct ps__json_value *item) {
+  if (p->items_len == p->items_cap &&
+      !grow((void **)&p->items, &p->items_cap, p->items_len + 1,
+            sizeof(*p->items))) {
+    json_oom(p);
+    return 0;
+  }
+  p->items[p->items_len++] = item;
+  return 1;
+}
+
+static struct ps__json_value *parse_array(struct json_parser *p, int depth) {
+  size_t base = p->items_len;
+  size_t start = p->pos;
+
+  if (depth > PS_JSON_MAX_DEPTH) {
+    json_fail(p, p->pos + 1, "recursion limit exceeded");
+    return NULL;
+  }
+  p->pos++;
+  skip_ws(p);
+  if (p->pos >= p->len) {
+    json_fail(p, p->len, "EOF while parsing a list");
+    goto cut;
+  }
+  if (p->s[p->pos] == ']') {
+    p->pos++;
+    return close_array(p, base, start, p->pos);
+  }
+  for (;;) {
+    struct ps__json_value *item = parse_value(p, depth);
+    if (item && !push_item(p, item))
+      return NULL;
+    if (p->failed)
+      goto cut;
+    skip_ws(p);
+    if (p->pos >= p->len) {
+      json_fail(p, p->len, "EOF while parsing a list");
+      goto cut;
+    }
+    if (p->s[p->pos] == ']') {
+      p->pos++;
+      return close_array(p, base, start, p->pos);
+    }
+    if (p->s[p->pos] != ',') {
+      json_fail(p, p->pos + 1, "expected `,` or `]`");
+      goto cut;
+    }
+    p->pos++;
+    skip_ws(p);
+    if (p->pos < p->len && p->s[p->pos] == ']') {
+      json_fail(p, p->pos + 1, "trailing comma");
+      goto cut;
+    }
+  }
+cut:
+  if (!keep_partial(p))
+    return NULL;
+  return close_array(p, base, start, PS_JSON_INCOMPLETE);
 }
 
 static int key_compare(const char *a, size_t alen, const char *b, size_t blen) {
@@ -798,93 +831,32 @@ static size_t dedupe_members(struct json_parser *p, struct ps__json_member *m,
   return kept;
 }
 
-static struct ps__json_value *parse_object(struct json_parser *p, int depth) {
-  size_t base = p->members_len;
-  size_t count;
-  struct ps__json_value *obj;
-
-  if (depth > PS_JSON_MAX_DEPTH) {
-    json_fail(p, p->pos + 1, "recursion limit exceeded");
+/* Moves the members pushed since base into a new object value; complete
+ * objects are deduplicated unless the caller keeps duplicates. */
+static struct ps__json_value *close_object(struct json_parser *p, size_t base,
+                                           size_t start, size_t end) {
+  size_t count = p->members_len - base;
+  struct ps__json_value *obj = new_value(p, PS_JSON_OBJECT);
+  if (!obj) {
+    p->members_len = base;
     return NULL;
   }
-  p->pos++;
-  skip_ws(p);
-  if (p->pos >= p->len) {
-    json_fail(p, p->len, "EOF while parsing an object");
-    return NULL;
-  }
-  if (p->s[p->pos] == '}') {
-    p->pos++;
-  } else {
-    for (;;) {
-      struct ps__json_member m;
-      /* Here p->pos is at the first non-blank byte of a member. */
-      if (p->s[p->pos] != '"') {
-        json_fail(p, p->pos + 1, "key must be a string");
-        return NULL;
-      }
-      m.key = parse_string_raw(p, &m.key_len);
-      if (!m.key)
-        return NULL;
-      skip_ws(p);
-      if (p->pos >= p->len) {
-        json_fail(p, p->len, "EOF while parsing an object");
-        return NULL;
-      }
-      if (p->s[p->pos] != ':') {
-        json_fail(p, p->pos + 1, "expected `:`");
-        return NULL;
-      }
-      p->pos++;
-      m.value = parse_value(p, depth);
-      if (!m.value)
-        return NULL;
-      if (p->members_len == p->members_cap &&
-          !grow((void **)&p->members, &p->members_cap, p->members_len + 1,
-                sizeof(*p->members))) {
-        json_oom(p);
-        return NULL;
-      }
-      p->members[p->members_len++] = m;
-      skip_ws(p);
-      if (p->pos >= p->len) {
-        json_fail(p, p->len, "EOF while parsing an object");
-        return NULL;
-      }
-      if (p->s[p->pos] == '}') {
-        p->pos++;
-        break;
-      }
-      if (p->s[p->pos] != ',') {
-        json_fail(p, p->pos + 1, "expected `,` or `}`");
-        return NULL;
-      }
-      p->pos++;
-      skip_ws(p);
-      if (p->pos >= p->len) {
-        json_fail(p, p->len, "EOF while parsing a value");
-        return NULL;
-      }
-      if (p->s[p->pos] == '}') {
-        json_fail(p, p->pos + 1, "trailing comma");
-        return NULL;
-      }
-    }
-  }
-
-  obj = new_value(p, PS_JSON_OBJECT);
-  if (!obj)
-    return NULL;
-  count = p->members_len - base;
-  if (count > 1) {
+  obj->start = start;
+  obj->end = end;
+  obj->as.obj.members = NULL;
+  if (count > 1 && end != PS_JSON_INCOMPLETE &&
+      !(p->flags & PS_JSON_KEEP_DUPLICATES)) {
     count = dedupe_members(p, p->members + base, count);
-    if (p->failed)
+    if (p->failed) {
+      p->members_len = base;
       return NULL;
+    }
   }
   if (count) {
     obj->as.obj.members =
         ps__arena_alloc(p->arena, count * sizeof(*obj->as.obj.members));
     if (!obj->as.obj.members) {
+      p->members_len = base;
       json_oom(p);
       return NULL;
     }
@@ -896,13 +868,95 @@ static struct ps__json_value *parse_object(struct json_parser *p, int depth) {
   return obj;
 }
 
-/* depth is the number of containers enclosing the value. */
-static struct ps__json_value *parse_value(struct json_parser *p, int depth) {
-  skip_ws(p);
-  if (p->pos >= p->len) {
-    json_fail(p, p->len, "EOF while parsing a value");
+static int push_member(struct json_parser *p, const struct ps__json_member *m) {
+  if (p->members_len == p->members_cap &&
+      !grow((void **)&p->members, &p->members_cap, p->members_len + 1,
+            sizeof(*p->members))) {
+    json_oom(p);
+    return 0;
+  }
+  p->members[p->members_len++] = *m;
+  return 1;
+}
+
+static struct ps__json_value *parse_object(struct json_parser *p, int depth) {
+  size_t base = p->members_len;
+  size_t start = p->pos;
+
+  if (depth > PS_JSON_MAX_DEPTH) {
+    json_fail(p, p->pos + 1, "recursion limit exceeded");
     return NULL;
   }
+  p->pos++;
+  skip_ws(p);
+  if (p->pos >= p->len) {
+    json_fail(p, p->len, "EOF while parsing an object");
+    goto cut;
+  }
+  if (p->s[p->pos] == '}') {
+    p->pos++;
+    return close_object(p, base, start, p->pos);
+  }
+  for (;;) {
+    struct ps__json_member m;
+    /* Here p->pos is at the first non-blank byte of a member. */
+    if (p->s[p->pos] != '"') {
+      json_fail(p, p->pos + 1, "key must be a string");
+      goto cut;
+    }
+    m.key = parse_string_raw(p, &m.key_len);
+    if (!m.key)
+      goto cut;
+    m.key_end = p->pos;
+    m.value = NULL;
+    skip_ws(p);
+    if (p->pos >= p->len) {
+      json_fail(p, p->len, "EOF while parsing an object");
+    } else if (p->s[p->pos] != ':') {
+      json_fail(p, p->pos + 1, "expected `:`");
+    } else {
+      p->pos++;
+      m.value = parse_value(p, depth);
+    }
+    /* A member whose value failed is kept (with what was read of the value)
+     * in a partial tree: its key still counts as read. */
+    if ((m.value || keep_partial(p)) && !push_member(p, &m))
+      return NULL;
+    if (p->failed)
+      goto cut;
+    skip_ws(p);
+    if (p->pos >= p->len) {
+      json_fail(p, p->len, "EOF while parsing an object");
+      goto cut;
+    }
+    if (p->s[p->pos] == '}') {
+      p->pos++;
+      return close_object(p, base, start, p->pos);
+    }
+    if (p->s[p->pos] != ',') {
+      json_fail(p, p->pos + 1, "expected `,` or `}`");
+      goto cut;
+    }
+    p->pos++;
+    skip_ws(p);
+    if (p->pos >= p->len) {
+      json_fail(p, p->len, "EOF while parsing a value");
+      goto cut;
+    }
+    if (p->s[p->pos] == '}') {
+      json_fail(p, p->pos + 1, "trailing comma");
+      goto cut;
+    }
+  }
+cut:
+  if (!keep_partial(p)) {
+    p->members_len = base;
+    return NULL;
+  }
+  return close_object(p, base, start, PS_JSON_INCOMPLETE);
+}
+
+static struct ps__json_value *parse_scalar(struct json_parser *p) {
   switch (p->s[p->pos]) {
   case 'n':
     return parse_literal(p, "null", PS_JSON_NULL);
@@ -912,10 +966,6 @@ static struct ps__json_value *parse_value(struct json_parser *p, int depth) {
     return parse_literal(p, "false", PS_JSON_FALSE);
   case '"':
     return parse_string(p);
-  case '[':
-    return parse_array(p, depth + 1);
-  case '{':
-    return parse_object(p, depth + 1);
   case '-':
   case '0':
   case '1':
@@ -934,10 +984,33 @@ static struct ps__json_value *parse_value(struct json_parser *p, int depth) {
   }
 }
 
-struct ps__json_value *ps__json_parse(struct ps__arena *arena, const char *text,
-                                      size_t len, char *err, size_t errlen) {
+/* depth is the number of containers enclosing the value. */
+static struct ps__json_value *parse_value(struct json_parser *p, int depth) {
+  struct ps__json_value *v;
+  size_t start;
+  skip_ws(p);
+  if (p->pos >= p->len) {
+    json_fail(p, p->len, "EOF while parsing a value");
+    return NULL;
+  }
+  if (p->s[p->pos] == '[')
+    return parse_array(p, depth + 1);
+  if (p->s[p->pos] == '{')
+    return parse_object(p, depth + 1);
+  start = p->pos;
+  v = parse_scalar(p);
+  if (v) {
+    v->start = start;
+    v->end = p->pos;
+  }
+  return v;
+}
+
+int ps__json_parse_ex(struct ps__arena *arena, const char *text, size_t len,
+                      unsigned flags, struct ps__json_value **root, char *err,
+                      size_t errlen) {
   struct json_parser p;
-  struct ps__json_value *root;
+  struct ps__json_value *v;
 
   memset(&p, 0, sizeof(p));
   p.s = (const unsigned char *)text;
@@ -945,23 +1018,38 @@ struct ps__json_value *ps__json_parse(struct ps__arena *arena, const char *text,
   p.arena = arena;
   p.err = err;
   p.errlen = err ? errlen : 0;
+  p.flags = flags;
   if (p.errlen)
     p.err[0] = '\0';
 
-  root = parse_value(&p, 0);
-  if (root) {
+  v = parse_value(&p, 0);
+  if (v && !p.failed) {
     skip_ws(&p);
-    if (p.pos < p.len) {
+    if (p.pos < p.len)
       json_fail(&p, p.pos + 1, "trailing characters");
-      root = NULL;
-    }
   }
-  if (p.failed)
-    root = NULL;
   free(p.items);
   free(p.members);
   free(p.sort_idx);
   free(p.sort_tmp);
+  if (p.oom) {
+    if (p.errlen)
+      snprintf(p.err, p.errlen, "out of memory");
+    *root = NULL;
+    return -2;
+  }
+  if (p.failed) {
+    *root = (flags & PS_JSON_PARTIAL) ? v : NULL;
+    return -1;
+  }
+  *root = v;
+  return 0;
+}
+
+struct ps__json_value *ps__json_parse(struct ps__arena *arena, const char *text,
+                                      size_t len, char *err, size_t errlen) {
+  struct ps__json_value *root;
+  ps__json_parse_ex(arena, text, len, 0, &root, err, errlen);
   return root;
 }
 

@@ -9,7 +9,9 @@
  * "1e2") is PS_JSON_FLOAT. Strings are decoded to UTF-8 (they may contain NUL
  * bytes from \u0000; use the length). Duplicate object keys: the last value
  * wins and keeps the position of the first occurrence. Nesting deeper than
- * PS_JSON_MAX_DEPTH is an error.
+ * PS_JSON_MAX_DEPTH is an error. Every value records where it lies in the
+ * text, so that callers can report errors with serde_json's positions
+ * (ps__json_position()).
  *
  * Writing: ps__json_write() serialises a tree compactly with the formatting of
  * serde_json (see core-storage.md 2.4.3): optional byte-wise sorted keys,
@@ -48,14 +50,25 @@ enum ps__json_type {
 
 struct ps__json_value;
 
+/* The end offset of a container that a syntax error cut short (only in trees
+ * returned by ps__json_parse_ex() with PS_JSON_PARTIAL). */
+#define PS_JSON_INCOMPLETE ((size_t)-1)
+
 struct ps__json_member {
   const char *key; /* NUL-terminated; may also contain NUL bytes. */
   size_t key_len;
+  size_t key_end; /* Offset just past the key's closing quote. */
+  /* NULL only in a PS_JSON_PARTIAL tree, for the last member of an
+   * incomplete object when the syntax error came after its key. */
   struct ps__json_value *value;
 };
 
 struct ps__json_value {
   enum ps__json_type type;
+  /* Byte offsets in the parsed text: start is the value's first byte, end is
+   * just past its last byte (PS_JSON_INCOMPLETE, see above). */
+  size_t start;
+  size_t end;
   union {
     int64_t i;
     uint64_t u;
@@ -80,9 +93,39 @@ struct ps__json_value {
  * "expected ',' or '}' at line 1 column 9" in err (always NUL-terminated;
  * errlen may be 0 to discard it). Leading and trailing whitespace is allowed,
  * other trailing characters are an error. */
-struct ps__json_value *ps__json_parse(struct ps__arena *arena,
-                                      const char *text, size_t len, char *err,
-                                      size_t errlen);
+struct ps__json_value *ps__json_parse(struct ps__arena *arena, const char *text,
+                                      size_t len, char *err, size_t errlen);
+
+/* Flags of ps__json_parse_ex(). */
+
+/* Objects keep every member in document order, duplicate keys included
+ * (serde's derived structs reject a repeated field, so the caller must see
+ * every occurrence). */
+#define PS_JSON_KEEP_DUPLICATES 1u
+
+/* On a syntax error the part read so far is returned: every container that
+ * was open when the error was found has end == PS_JSON_INCOMPLETE and holds
+ * the items and members read before it; the value that failed is left out
+ * (an object member whose key was read gets a NULL value). serde reads a
+ * document as a stream and reports the first error it meets, so a type error
+ * before a syntax error wins; a partial tree lets the caller find it. Objects
+ * of a partial tree are not deduplicated. */
+#define PS_JSON_PARTIAL 2u
+
+/* ps__json_parse() with flags. Returns 0 on success with the root in *root,
+ * -1 on a syntax error (message with position in err; with PS_JSON_PARTIAL
+ * *root is the part read, which may be NULL, otherwise NULL) and -2 when out
+ * of memory (*root NULL, err "out of memory"). */
+int ps__json_parse_ex(struct ps__arena *arena, const char *text, size_t len,
+                      unsigned flags, struct ps__json_value **root, char *err,
+                      size_t errlen);
+
+/* serde_json's position of the byte offset at in text[0..len): line is 1 +
+ * the number of newlines before at, column is at minus the offset where its
+ * line starts (so the column of a byte at offset i, counted from 1, is
+ * i + 1 on the first line). at is capped at len. */
+void ps__json_position(const char *text, size_t len, size_t at, size_t *line,
+                       size_t *column);
 
 /* Member of an object by key, or NULL (also NULL if obj is not an object). */
 const struct ps__json_value *ps__json_get(const struct ps__json_value *obj,

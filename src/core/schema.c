@@ -2,83 +2,57 @@
  * schema.c: parsing the schema JSON of powersync_replace_schema
  * (core-storage.md section 5) into the structs of schema.h.
  *
- * The official core parses with serde; its error texts cannot be reproduced
- * exactly (they carry serde_json positions), so ours follow serde's wording
- * without positions: "missing field `tables`", "invalid type: null, expected
- * a boolean". The accepted documents are the same, including the quirks that
- * SDKs rely on: explicit nulls for view_name, but not for boolean flags or
- * include_old; unknown keys ignored; the positional array form
- * [tables, raw_tables] of the top-level object.
+ * The official core parses with serde's derived deserializers through
+ * serde_json; this file reads the same structs with the emulation of serde.h,
+ * so that it accepts the same documents (including the quirks that SDKs rely
+ * on: explicit nulls for view_name, but not for boolean flags or include_old;
+ * unknown keys ignored; the sequence forms of the structs without flattened
+ * fields, such as [tables, raw_tables] for the schema or [name, type] for a
+ * column) and fails with the same messages at the same positions.
+ *
+ * The official structs, whose reading order decides which error comes first:
+ *
+ *   Schema { tables: Vec<Table>, #[default] raw_tables: Vec<RawTable> }
+ *   Table { name, view_name: Option<String>, columns: Vec<Column>,
+ *           #[default] indexes: Vec<Index>, #[flatten] CommonTableOptions }
+ *   CommonTableOptions { include_old (custom visitor), #[flatten] flags }
+ *   RawTable { name, #[flatten] RawTableSchema, put: Option<PendingStatement>,
+ *              delete: Option<PendingStatement>, #[default] clear }
+ *   RawTableSchema { table_name: Option<String>,
+ *                    synced_columns: Option<Vec<String>>,
+ *                    #[flatten] CommonTableOptions }
+ *   Column { name, type }, Index { name, columns: Vec<IndexedColumn> },
+ *   IndexedColumn { name, ascending: bool, type },
+ *   PendingStatementSource { sql, params: Vec<PendingStatementValue> },
+ *   enum PendingStatementValue { Id, Column(String), Rest }
+ *
+ * A struct with flattened fields is read as a map: its own fields as they
+ * come, every other member buffered by serde and handed to the flattened
+ * structs once the map is closed, so their errors (including duplicates)
+ * come after all others of the map and are positioned after its '}'.
  */
 #include "schema.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "serde.h"
 
 /* Big enough for every schema an app can have; bounds what a hostile input
  * can make us allocate. */
 #define SCHEMA_MAX_ARENA ((size_t)256 * 1024 * 1024)
 
+/* Room for a parse error message. */
+#define SCHEMA_ERROR_MAX 512
+
 struct parser {
-  struct ps__arena *arena;
-  char *err;
-  size_t errlen;
+  struct ps__serde *d;
+  struct ps__arena *arena; /* Where the result is allocated. */
+  int copy_strings; /* The tree lives elsewhere: copy strings into arena. */
 };
 
 typedef const struct ps__json_value json_value;
-
-static int fail(struct parser *p, const char *fmt, ...) PS_PRINTF(2, 3);
-
-static int fail(struct parser *p, const char *fmt, ...) {
-  va_list ap;
-  if (p->errlen) {
-    va_start(ap, fmt);
-    vsnprintf(p->err, p->errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
-
-/* Describes a value the way serde's "invalid type" errors do. */
-static void describe(json_value *v, char *out, size_t len) {
-  switch (v->type) {
-  case PS_JSON_NULL:
-    snprintf(out, len, "null");
-    break;
-  case PS_JSON_FALSE:
-    snprintf(out, len, "boolean `false`");
-    break;
-  case PS_JSON_TRUE:
-    snprintf(out, len, "boolean `true`");
-    break;
-  case PS_JSON_INT:
-    snprintf(out, len, "integer `%lld`", (long long)v->as.i);
-    break;
-  case PS_JSON_UINT:
-    snprintf(out, len, "integer `%llu`", (unsigned long long)v->as.u);
-    break;
-  case PS_JSON_FLOAT:
-    snprintf(out, len, "floating point `%g`", v->as.f);
-    break;
-  case PS_JSON_STRING:
-    snprintf(out, len, "string \"%.40s\"", v->as.str.ptr);
-    break;
-  case PS_JSON_ARRAY:
-    snprintf(out, len, "sequence");
-    break;
-  case PS_JSON_OBJECT:
-    snprintf(out, len, "map");
-    break;
-  }
-}
-
-static int invalid_type(struct parser *p, json_value *v, const char *expected) {
-  char what[96];
-  describe(v, what, sizeof(what));
-  return fail(p, "invalid type: %s, expected %s", what, expected);
-}
 
 static void *alloc_array(struct parser *p, size_t count, size_t size) {
   if (count == 0)
@@ -88,362 +62,566 @@ static void *alloc_array(struct parser *p, size_t count, size_t size) {
   return ps__arena_alloc(p->arena, count * size);
 }
 
-static int out_of_memory(struct parser *p) { return fail(p, "out of memory"); }
+static int out_of_memory(struct parser *p) {
+  return ps__serde_fail_at(p->d, PS_SERDE_NO_POSITION, "out of memory");
+}
 
-/* A string without embedded NUL bytes: names end up in C strings and SQL. */
+/* A string without embedded NUL bytes: names end up in C strings and SQL.
+ * (The official core accepts them here and fails later, when it builds a C
+ * string, with a message of its own.) */
 static int read_string(struct parser *p, json_value *v, const char **out) {
-  if (v->type != PS_JSON_STRING)
-    return invalid_type(p, v, "a string");
-  if (strlen(v->as.str.ptr) != v->as.str.len)
-    return fail(p, "invalid value: string with a NUL character, expected a "
-                   "string without NUL characters");
-  *out = v->as.str.ptr;
+  size_t len;
+  if (ps__serde_string(p->d, v, out, &len))
+    return -1;
+  if (strlen(*out) != len)
+    return ps__serde_fail_at(p->d, PS_SERDE_NO_POSITION,
+                             "invalid value: string with a NUL character, "
+                             "expected a string without NUL characters");
+  if (p->copy_strings && !(*out = ps__arena_strndup(p->arena, *out, len)))
+    return out_of_memory(p);
   return 0;
 }
 
-static int required_string(struct parser *p, json_value *obj, const char *key,
-                           const char **out) {
-  json_value *v = ps__json_get(obj, key);
-  if (!v)
-    return fail(p, "missing field `%s`", key);
-  return read_string(p, v, out);
-}
-
-/* Absent or null leave *out NULL. */
-static int optional_string(struct parser *p, json_value *obj, const char *key,
-                           const char **out) {
-  json_value *v = ps__json_get(obj, key);
+/* Option<String>: null is None. */
+static int read_optional_string(struct parser *p, json_value *v,
+                                const char **out) {
   *out = NULL;
-  if (!v || v->type == PS_JSON_NULL)
+  if (v && v->type == PS_JSON_NULL)
     return 0;
   return read_string(p, v, out);
 }
 
-static int read_string_array(struct parser *p, json_value *v, const char ***out,
-                             size_t *count) {
+/* Vec<T> as items of arr; *count and *out sized, elements read by fn. */
+typedef int (*item_fn)(struct parser *p, json_value *v, void *out);
+
+static int read_vec(struct parser *p, json_value *v, size_t size, item_fn fn,
+                    void **out, size_t *count) {
   size_t i;
-  if (v->type != PS_JSON_ARRAY)
-    return invalid_type(p, v, "a sequence");
-  *count = v->as.arr.count;
-  *out = alloc_array(p, *count, sizeof(**out));
-  if (*count && !*out)
+  char *items;
+  *out = NULL;
+  *count = 0;
+  if (ps__serde_seq(p->d, v, "a sequence"))
+    return -1;
+  items = alloc_array(p, v->as.arr.count, size);
+  if (v->as.arr.count && !items)
     return out_of_memory(p);
-  for (i = 0; i < *count; i++) {
-    if (read_string(p, v->as.arr.items[i], &(*out)[i]))
+  for (i = 0; i < v->as.arr.count; i++) {
+    if (fn(p, v->as.arr.items[i], items + i * size))
       return -1;
   }
+  if (ps__serde_seq_end(p->d, v))
+    return -1;
+  *out = items;
+  *count = v->as.arr.count;
   return 0;
 }
 
-/* serde's `#[serde(default)] bool`: absent is false, null is an error. */
-static int read_flag(struct parser *p, json_value *obj, const char *key,
-                     unsigned bit, unsigned *flags) {
-  json_value *v = ps__json_get(obj, key);
-  if (!v || v->type == PS_JSON_FALSE)
+/* ---- Buffered (flattened) members --------------------------------------- */
+
+/* The members of a flatten struct's map that serde buffered for its
+ * flattened fields, and the position of errors raised while reading them:
+ * after the map's '}'. */
+struct buffered {
+  json_value *obj;
+  const struct ps__serde_struct *outer; /* Whose own fields are not here. */
+  const struct ps__serde_struct *mid;   /* Fields taken by a middle struct. */
+  size_t at;
+};
+
+static int is_buffered(const struct buffered *b,
+                       const struct ps__json_member *m) {
+  if (ps__serde_is_field(b->outer, m->key, m->key_len))
     return 0;
-  if (v->type != PS_JSON_TRUE)
-    return invalid_type(p, v, "a boolean");
-  *flags |= bit;
-  return 0;
+  return !b->mid || !ps__serde_is_field(b->mid, m->key, m->key_len);
 }
 
-static int read_include_old(struct parser *p, json_value *obj,
+/* The key as serde_json hands it out: borrowed from the text when it has no
+ * escapes. TableInfoFlags asks for borrowed keys; an escaped one fails. */
+static int key_is_borrowed(const struct parser *p,
+                           const struct ps__json_member *m) {
+  size_t open;
+  if (m->key_end < m->key_len + 2)
+    return 0;
+  open = m->key_end - m->key_len - 2;
+  return p->d->text[open] == '"' &&
+         !memcmp(p->d->text + open + 1, m->key, m->key_len);
+}
+
+static const char *const option_fields[] = {"include_old"};
+static const struct ps__serde_struct options_struct = {
+    "CommonTableOptions", option_fields, 1, 0, 1, 1};
+
+static const char *const flag_names[] = {
+    "local_only", "insert_only", "include_metadata",
+    "include_old_only_when_changed", "ignore_empty_update"};
+static const unsigned flag_bits[] = {
+    PS_TABLE_LOCAL_ONLY, PS_TABLE_INSERT_ONLY, PS_TABLE_INCLUDE_METADATA,
+    PS_TABLE_INCLUDE_OLD_ONLY_WHEN_CHANGED, PS_TABLE_IGNORE_EMPTY_UPDATE};
+
+/* include_old from a buffered value: the official visitor takes false and
+ * true, and an array of strings; serde's buffered null is a unit value, which
+ * that visitor does not take. */
+static int read_include_old(struct parser *p, json_value *v, size_t at,
                             struct ps__table_options *o) {
-  json_value *v = ps__json_get(obj, "include_old");
   static const char expected[] = "an array of columns, or true";
   size_t i;
   o->include_old = PS_INCLUDE_OLD_NONE;
-  if (!v || v->type == PS_JSON_FALSE)
+  o->include_old_columns = NULL;
+  o->include_old_count = 0;
+  if (v->type == PS_JSON_FALSE)
     return 0;
   if (v->type == PS_JSON_TRUE) {
     o->include_old = PS_INCLUDE_OLD_ALL;
     return 0;
   }
   if (v->type != PS_JSON_ARRAY)
-    return invalid_type(p, v, expected);
+    return ps__serde_invalid_type_at(p->d, v, expected, at);
+  o->include_old_count = v->as.arr.count;
+  o->include_old_columns =
+      alloc_array(p, v->as.arr.count, sizeof(*o->include_old_columns));
+  if (v->as.arr.count && !o->include_old_columns)
+    return out_of_memory(p);
   for (i = 0; i < v->as.arr.count; i++) {
-    if (v->as.arr.items[i]->type != PS_JSON_STRING)
-      return invalid_type(p, v->as.arr.items[i], "a string");
+    json_value *item = v->as.arr.items[i];
+    if (item->type != PS_JSON_STRING)
+      return ps__serde_invalid_type_at(p->d, item, "a string", at);
+    if (read_string(p, item, &o->include_old_columns[i]))
+      return -1;
   }
   o->include_old = PS_INCLUDE_OLD_COLUMNS;
-  return read_string_array(p, v, &o->include_old_columns,
-                           &o->include_old_count);
+  return 0;
 }
 
-static int read_options(struct parser *p, json_value *obj,
+/* CommonTableOptions over the buffered members: include_old while its map is
+ * read, then the flags (TableInfoFlags, over what include_old left). */
+static int read_options(struct parser *p, const struct buffered *b,
                         struct ps__table_options *o) {
-  o->flags = 0;
-  if (read_flag(p, obj, "local_only", PS_TABLE_LOCAL_ONLY, &o->flags) ||
-      read_flag(p, obj, "insert_only", PS_TABLE_INSERT_ONLY, &o->flags) ||
-      read_flag(p, obj, "include_metadata", PS_TABLE_INCLUDE_METADATA,
-                &o->flags) ||
-      read_flag(p, obj, "include_old_only_when_changed",
-                PS_TABLE_INCLUDE_OLD_ONLY_WHEN_CHANGED, &o->flags) ||
-      read_flag(p, obj, "ignore_empty_update", PS_TABLE_IGNORE_EMPTY_UPDATE,
-                &o->flags))
-    return -1;
-  return read_include_old(p, obj, o);
-}
-
-static int expect_object(struct parser *p, json_value *v, const char *what) {
-  if (v->type != PS_JSON_OBJECT)
-    return invalid_type(p, v, what);
-  return 0;
-}
-
-/* The array under key: required arrays must be present, optional ones may be
- * absent (count 0) but not null. */
-static int member_array(struct parser *p, json_value *obj, const char *key,
-                        int required, json_value **out) {
-  json_value *v = ps__json_get(obj, key);
-  *out = NULL;
-  if (!v)
-    return required ? fail(p, "missing field `%s`", key) : 0;
-  if (v->type != PS_JSON_ARRAY)
-    return invalid_type(p, v, "a sequence");
-  *out = v;
-  return 0;
-}
-
-static int read_column(struct parser *p, json_value *v, struct ps__column *c) {
-  if (expect_object(p, v, "struct Column"))
-    return -1;
-  if (required_string(p, v, "name", &c->name) ||
-      required_string(p, v, "type", &c->type))
-    return -1;
-  return 0;
-}
-
-static int read_index_column(struct parser *p, json_value *v,
-                             struct ps__index_column *c) {
-  json_value *asc;
-  if (expect_object(p, v, "struct IndexedColumn"))
-    return -1;
-  if (required_string(p, v, "name", &c->name))
-    return -1;
-  asc = ps__json_get(v, "ascending");
-  if (!asc)
-    return fail(p, "missing field `ascending`");
-  if (asc->type != PS_JSON_TRUE && asc->type != PS_JSON_FALSE)
-    return invalid_type(p, asc, "a boolean");
-  c->ascending = asc->type == PS_JSON_TRUE;
-  return required_string(p, v, "type", &c->type);
-}
-
-static int read_index(struct parser *p, json_value *v, struct ps__index *ix) {
-  json_value *cols;
   size_t i;
-  if (expect_object(p, v, "struct Index"))
-    return -1;
-  if (required_string(p, v, "name", &ix->name) ||
-      member_array(p, v, "columns", 1, &cols))
-    return -1;
-  ix->column_count = cols->as.arr.count;
-  ix->columns = alloc_array(p, ix->column_count, sizeof(*ix->columns));
-  if (ix->column_count && !ix->columns)
-    return out_of_memory(p);
-  for (i = 0; i < ix->column_count; i++) {
-    if (read_index_column(p, cols->as.arr.items[i], &ix->columns[i]))
+  size_t k;
+  int seen = 0;
+  memset(o, 0, sizeof(*o));
+  for (i = 0; i < b->obj->as.obj.count; i++) {
+    const struct ps__json_member *m = &b->obj->as.obj.members[i];
+    if (!is_buffered(b, m) || strcmp(m->key, "include_old") != 0 ||
+        m->key_len != strlen("include_old"))
+      continue;
+    if (seen)
+      return ps__serde_fail_at(p->d, b->at, "duplicate field `include_old`");
+    seen = 1;
+    if (read_include_old(p, m->value, b->at, o))
       return -1;
   }
-  return 0;
-}
-
-static int read_table(struct parser *p, json_value *v, struct ps__table *t) {
-  json_value *cols;
-  json_value *indexes;
-  size_t i;
-  if (expect_object(p, v, "struct Table"))
-    return -1;
-  if (required_string(p, v, "name", &t->name) ||
-      optional_string(p, v, "view_name", &t->view_name) ||
-      member_array(p, v, "columns", 1, &cols) ||
-      member_array(p, v, "indexes", 0, &indexes) ||
-      read_options(p, v, &t->options))
-    return -1;
-  t->column_count = cols->as.arr.count;
-  t->columns = alloc_array(p, t->column_count, sizeof(*t->columns));
-  if (t->column_count && !t->columns)
-    return out_of_memory(p);
-  for (i = 0; i < t->column_count; i++) {
-    if (read_column(p, cols->as.arr.items[i], &t->columns[i]))
-      return -1;
-  }
-  t->index_count = indexes ? indexes->as.arr.count : 0;
-  t->indexes = alloc_array(p, t->index_count, sizeof(*t->indexes));
-  if (t->index_count && !t->indexes)
-    return out_of_memory(p);
-  for (i = 0; i < t->index_count; i++) {
-    if (read_index(p, indexes->as.arr.items[i], &t->indexes[i]))
-      return -1;
-  }
-  return 0;
-}
-
-static int read_raw_param(struct parser *p, json_value *v,
-                          struct ps__raw_param *param) {
-  static const char variants[] = "expected one of `Id`, `Column`, `Rest`";
-  if (v->type == PS_JSON_STRING) {
-    if (strcmp(v->as.str.ptr, "Id") == 0) {
-      param->kind = PS_RAW_PARAM_ID;
-      return 0;
+  for (i = 0; i < b->obj->as.obj.count; i++) {
+    const struct ps__json_member *m = &b->obj->as.obj.members[i];
+    if (!is_buffered(b, m) ||
+        ps__serde_is_field(&options_struct, m->key, m->key_len))
+      continue;
+    for (k = 0; k < sizeof(flag_bits) / sizeof(flag_bits[0]); k++) {
+      if (m->key_len == strlen(flag_names[k]) &&
+          !memcmp(m->key, flag_names[k], m->key_len))
+        break;
     }
-    if (strcmp(v->as.str.ptr, "Rest") == 0) {
-      param->kind = PS_RAW_PARAM_REST;
-      return 0;
+    if (k == sizeof(flag_bits) / sizeof(flag_bits[0]))
+      continue;
+    if (!key_is_borrowed(p, m)) {
+      struct ps__json_value key;
+      memset(&key, 0, sizeof(key));
+      key.type = PS_JSON_STRING;
+      key.as.str.ptr = m->key;
+      key.as.str.len = m->key_len;
+      return ps__serde_invalid_type_at(p->d, &key, "a borrowed string", b->at);
     }
-    return fail(p, "unknown variant `%.60s`, %s", v->as.str.ptr, variants);
+    if (m->value->type == PS_JSON_TRUE)
+      o->flags |= flag_bits[k];
+    else if (m->value->type == PS_JSON_FALSE)
+      o->flags &= ~flag_bits[k];
+    else
+      return ps__serde_invalid_type_at(p->d, m->value, "a boolean", b->at);
   }
-  if (v->type == PS_JSON_OBJECT && v->as.obj.count == 1) {
-    const struct ps__json_member *m = &v->as.obj.members[0];
-    if (strcmp(m->key, "Column") != 0)
-      return fail(p, "unknown variant `%.60s`, %s", m->key, variants);
-    param->kind = PS_RAW_PARAM_COLUMN;
-    return read_string(p, m->value, &param->column);
-  }
-  return invalid_type(p, v, "enum PendingStatementValue");
+  return 0;
 }
 
-static int read_raw_statement(struct parser *p, json_value *obj,
-                              const char *key, struct ps__raw_statement **out) {
-  json_value *v = ps__json_get(obj, key);
-  json_value *params;
-  struct ps__raw_statement *s;
-  size_t i;
-  *out = NULL;
-  if (!v || v->type == PS_JSON_NULL)
+/* ---- Tables ---------------------------------------------------------------
+ */
+
+static const char *const column_fields[] = {"name", "type"};
+static const struct ps__serde_struct column_struct = {
+    "Column", column_fields, 2, 3, 0, 0};
+
+static int column_field(struct ps__serde *d, void *ctx, size_t field,
+                        json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__column *c = ((struct ps__column **)ctx)[1];
+  (void)d;
+  return read_string(p, v, field == 0 ? &c->name : &c->type);
+}
+
+static int column_item(struct parser *p, json_value *v, void *out) {
+  void *ctx[2];
+  ctx[0] = p;
+  ctx[1] = out;
+  return ps__serde_struct(p->d, v, &column_struct, column_field, ctx);
+}
+
+static const char *const index_column_fields[] = {"name", "ascending", "type"};
+static const struct ps__serde_struct index_column_struct = {
+    "IndexedColumn", index_column_fields, 3, 7, 0, 0};
+
+static int index_column_field(struct ps__serde *d, void *ctx, size_t field,
+                              json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__index_column *c = ((struct ps__index_column **)ctx)[1];
+  if (field == 1) {
+    if (v->type != PS_JSON_TRUE && v->type != PS_JSON_FALSE)
+      return ps__serde_invalid_type(d, v, "a boolean");
+    c->ascending = v->type == PS_JSON_TRUE;
     return 0;
-  if (expect_object(p, v, "struct PendingStatement"))
+  }
+  return read_string(p, v, field == 0 ? &c->name : &c->type);
+}
+
+static int index_column_item(struct parser *p, json_value *v, void *out) {
+  void *ctx[2];
+  ctx[0] = p;
+  ctx[1] = out;
+  return ps__serde_struct(p->d, v, &index_column_struct, index_column_field,
+                          ctx);
+}
+
+static const char *const index_fields[] = {"name", "columns"};
+static const struct ps__serde_struct index_struct = {
+    "Index", index_fields, 2, 3, 0, 0};
+
+static int index_field(struct ps__serde *d, void *ctx, size_t field,
+                       json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__index *ix = ((struct ps__index **)ctx)[1];
+  void *cols;
+  (void)d;
+  if (field == 0)
+    return read_string(p, v, &ix->name);
+  if (read_vec(p, v, sizeof(*ix->columns), index_column_item, &cols,
+               &ix->column_count))
     return -1;
+  ix->columns = cols;
+  return 0;
+}
+
+static int index_item(struct parser *p, json_value *v, void *out) {
+  void *ctx[2];
+  ctx[0] = p;
+  ctx[1] = out;
+  return ps__serde_struct(p->d, v, &index_struct, index_field, ctx);
+}
+
+static const char *const table_fields[] = {"name", "view_name", "columns",
+                                           "indexes"};
+static const struct ps__serde_struct table_struct = {
+    "Table", table_fields, 4, 5, 8, 1};
+
+static int table_field(struct ps__serde *d, void *ctx, size_t field,
+                       json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__table *t = ((struct ps__table **)ctx)[1];
+  void *items;
+  (void)d;
+  switch (field) {
+  case 0:
+    return read_string(p, v, &t->name);
+  case 1:
+    return read_optional_string(p, v, &t->view_name);
+  case 2:
+    if (read_vec(p, v, sizeof(*t->columns), column_item, &items,
+                 &t->column_count))
+      return -1;
+    t->columns = items;
+    return 0;
+  default:
+    if (read_vec(p, v, sizeof(*t->indexes), index_item, &items,
+                 &t->index_count))
+      return -1;
+    t->indexes = items;
+    return 0;
+  }
+}
+
+static int table_item(struct parser *p, json_value *v, void *out) {
+  struct ps__table *t = out;
+  struct buffered b;
+  void *ctx[2];
+  ctx[0] = p;
+  ctx[1] = t;
+  memset(t, 0, sizeof(*t));
+  if (ps__serde_struct(p->d, v, &table_struct, table_field, ctx))
+    return -1;
+  b.obj = v;
+  b.outer = &table_struct;
+  b.mid = NULL;
+  b.at = v->end;
+  return read_options(p, &b, &t->options);
+}
+
+/* ---- Raw tables -----------------------------------------------------------
+ */
+
+static int raw_param_item(struct parser *p, json_value *v, void *out,
+                          json_value *arr, size_t index) {
+  static const char *const variants[] = {"Id", "Column", "Rest"};
+  struct ps__raw_param *param = out;
+  json_value *content;
+  size_t variant;
+  if (ps__serde_enum(p->d, v, variants, 3, &variant, &content))
+    return -1;
+  param->column = NULL;
+  param->kind = variant == 0   ? PS_RAW_PARAM_ID
+                : variant == 1 ? PS_RAW_PARAM_COLUMN
+                               : PS_RAW_PARAM_REST;
+  if (!content) {
+    /* A newtype variant named by a bare string: serde's error has no
+     * position until the enclosing sequence gives up. */
+    if (variant == 1)
+      return ps__serde_fail_at(
+          p->d, ps__serde_seq_error_at(p->d, arr, index),
+          "invalid type: unit variant, expected newtype variant");
+    return 0;
+  }
+  if (variant == 1) {
+    if (read_string(p, content, &param->column))
+      return -1;
+  } else if (ps__serde_unit_content(p->d, content)) {
+    return -1;
+  }
+  return ps__serde_enum_end(p->d, v, content);
+}
+
+static int read_params(struct parser *p, json_value *v,
+                       struct ps__raw_statement *s) {
+  size_t i;
+  s->params = NULL;
+  s->param_count = 0;
+  if (ps__serde_seq(p->d, v, "a sequence"))
+    return -1;
+  s->params = alloc_array(p, v->as.arr.count, sizeof(*s->params));
+  if (v->as.arr.count && !s->params)
+    return out_of_memory(p);
+  for (i = 0; i < v->as.arr.count; i++) {
+    if (raw_param_item(p, v->as.arr.items[i], &s->params[i], v, i))
+      return -1;
+  }
+  s->param_count = v->as.arr.count;
+  return ps__serde_seq_end(p->d, v);
+}
+
+static const char *const statement_fields[] = {"sql", "params"};
+static const struct ps__serde_struct statement_struct = {
+    "PendingStatementSource", statement_fields, 2, 3, 0, 0};
+
+static int statement_field(struct ps__serde *d, void *ctx, size_t field,
+                           json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__raw_statement *s = ((struct ps__raw_statement **)ctx)[1];
+  (void)d;
+  if (field == 0)
+    return read_string(p, v, &s->sql);
+  return read_params(p, v, s);
+}
+
+/* Option<PendingStatement>: null is None. */
+static int read_statement(struct parser *p, json_value *v,
+                          struct ps__raw_statement **out) {
+  struct ps__raw_statement *s;
+  void *ctx[2];
+  *out = NULL;
+  if (v->type == PS_JSON_NULL)
+    return 0;
   s = ps__arena_alloc(p->arena, sizeof(*s));
   if (!s)
     return out_of_memory(p);
-  if (required_string(p, v, "sql", &s->sql) ||
-      member_array(p, v, "params", 1, &params))
+  memset(s, 0, sizeof(*s));
+  ctx[0] = p;
+  ctx[1] = s;
+  if (ps__serde_struct(p->d, v, &statement_struct, statement_field, ctx))
     return -1;
-  s->param_count = params->as.arr.count;
-  s->params = alloc_array(p, s->param_count, sizeof(*s->params));
-  if (s->param_count && !s->params)
+  *out = s;
+  return 0;
+}
+
+static const char *const raw_table_fields[] = {"name", "put", "delete",
+                                               "clear"};
+static const struct ps__serde_struct raw_table_struct = {
+    "RawTable", raw_table_fields, 4, 1, 8, 1};
+
+static const char *const raw_schema_fields[] = {"table_name", "synced_columns"};
+static const struct ps__serde_struct raw_schema_struct = {
+    "RawTableSchema", raw_schema_fields, 2, 0, 3, 1};
+
+static int raw_table_field(struct ps__serde *d, void *ctx, size_t field,
+                           json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__raw_table *t = ((struct ps__raw_table **)ctx)[1];
+  (void)d;
+  switch (field) {
+  case 0:
+    return read_string(p, v, &t->name);
+  case 1:
+    return read_statement(p, v, &t->put);
+  case 2:
+    return read_statement(p, v, &t->delete_);
+  default:
+    return read_optional_string(p, v, &t->clear);
+  }
+}
+
+/* synced_columns (Option<Vec<String>>) from a buffered value. */
+static int read_synced_columns(struct parser *p, json_value *v, size_t at,
+                               struct ps__raw_table *t) {
+  size_t i;
+  t->synced_columns = NULL;
+  t->synced_column_count = 0;
+  if (v->type == PS_JSON_NULL)
+    return 0;
+  if (v->type != PS_JSON_ARRAY)
+    return ps__serde_invalid_type_at(p->d, v, "a sequence", at);
+  /* Present but empty still means "filter": keep a non-NULL marker. */
+  t->synced_columns = ps__arena_alloc(
+      p->arena, (v->as.arr.count ? v->as.arr.count : 1) * sizeof(char *));
+  if (!t->synced_columns)
     return out_of_memory(p);
-  for (i = 0; i < s->param_count; i++) {
-    if (read_raw_param(p, params->as.arr.items[i], &s->params[i]))
+  for (i = 0; i < v->as.arr.count; i++) {
+    json_value *item = v->as.arr.items[i];
+    if (item->type != PS_JSON_STRING)
+      return ps__serde_invalid_type_at(p->d, item, "a string", at);
+    if (read_string(p, item, &t->synced_columns[i]))
       return -1;
+  }
+  t->synced_column_count = v->as.arr.count;
+  return 0;
+}
+
+/* RawTableSchema over the buffered members of a raw table: its own fields in
+ * document order, then the options over the rest. */
+static int read_raw_schema(struct parser *p, json_value *obj,
+                           struct ps__raw_table *t) {
+  struct buffered b;
+  unsigned seen = 0;
+  size_t i;
+  b.obj = obj;
+  b.outer = &raw_table_struct;
+  b.mid = NULL;
+  b.at = obj->end;
+  for (i = 0; i < obj->as.obj.count; i++) {
+    const struct ps__json_member *m = &obj->as.obj.members[i];
+    unsigned bit;
+    int rc;
+    if (!is_buffered(&b, m) ||
+        !ps__serde_is_field(&raw_schema_struct, m->key, m->key_len))
+      continue;
+    bit = strcmp(m->key, "table_name") == 0 ? 1u : 2u;
+    if (seen & bit)
+      return ps__serde_fail_at(p->d, b.at, "duplicate field `%s`",
+                               bit == 1 ? "table_name" : "synced_columns");
+    seen |= bit;
+    if (bit == 1) {
+      t->table_name = NULL;
+      if (m->value->type == PS_JSON_NULL)
+        continue;
+      if (m->value->type != PS_JSON_STRING)
+        return ps__serde_invalid_type_at(p->d, m->value, "a string", b.at);
+      rc = read_string(p, m->value, &t->table_name);
+    } else {
+      rc = read_synced_columns(p, m->value, b.at, t);
+    }
+    if (rc)
+      return -1;
+  }
+  b.mid = &raw_schema_struct;
+  return read_options(p, &b, &t->options);
+}
+
+static int raw_table_item(struct parser *p, json_value *v, void *out) {
+  struct ps__raw_table *t = out;
+  void *ctx[2];
+  ctx[0] = p;
+  ctx[1] = t;
+  memset(t, 0, sizeof(*t));
+  if (ps__serde_struct(p->d, v, &raw_table_struct, raw_table_field, ctx))
+    return -1;
+  return read_raw_schema(p, v, t);
+}
+
+/* ---- The schema -----------------------------------------------------------
+ */
+
+static const char *const schema_fields[] = {"tables", "raw_tables"};
+static const struct ps__serde_struct schema_struct = {
+    "Schema", schema_fields, 2, 1, 2, 0};
+
+static int schema_field(struct ps__serde *d, void *ctx, size_t field,
+                        json_value *v) {
+  struct parser *p = ((struct parser **)ctx)[0];
+  struct ps__schema *s = ((struct ps__schema **)ctx)[1];
+  void *items;
+  (void)d;
+  if (field == 0) {
+    if (read_vec(p, v, sizeof(*s->tables), table_item, &items, &s->table_count))
+      return -1;
+    s->tables = items;
+    return 0;
+  }
+  if (read_vec(p, v, sizeof(*s->raw_tables), raw_table_item, &items,
+               &s->raw_table_count))
+    return -1;
+  s->raw_tables = items;
+  return 0;
+}
+
+static int read_schema(struct ps__serde *d, const struct ps__json_value *v,
+                       struct ps__schema *s, int copy_strings) {
+  struct parser p;
+  void *ctx[2];
+  p.d = d;
+  p.arena = &s->arena;
+  p.copy_strings = copy_strings;
+  ctx[0] = &p;
+  ctx[1] = s;
+  return ps__serde_struct(d, v, &schema_struct, schema_field, ctx);
+}
+
+static struct ps__schema *new_schema(void) {
+  struct ps__schema *s = calloc(1, sizeof(*s));
+  if (s)
+    ps__arena_init(&s->arena, SCHEMA_MAX_ARENA);
+  return s;
+}
+
+int ps__schema_read(struct ps__serde *d, const struct ps__json_value *v,
+                    struct ps__schema **out) {
+  struct ps__schema *s = new_schema();
+  *out = NULL;
+  if (!s)
+    return ps__serde_fail_at(d, PS_SERDE_NO_POSITION, "out of memory");
+  if (read_schema(d, v, s, 1)) {
+    ps__schema_free(s);
+    return -1;
   }
   *out = s;
   return 0;
 }
 
-static int read_raw_table(struct parser *p, json_value *v,
-                          struct ps__raw_table *t) {
-  json_value *synced;
-  if (expect_object(p, v, "struct RawTable"))
-    return -1;
-  if (required_string(p, v, "name", &t->name) ||
-      optional_string(p, v, "table_name", &t->table_name) ||
-      read_raw_statement(p, v, "put", &t->put) ||
-      read_raw_statement(p, v, "delete", &t->delete_) ||
-      optional_string(p, v, "clear", &t->clear) ||
-      read_options(p, v, &t->options))
-    return -1;
-  synced = ps__json_get(v, "synced_columns");
-  t->synced_columns = NULL;
-  t->synced_column_count = 0;
-  if (synced && synced->type != PS_JSON_NULL) {
-    if (read_string_array(p, synced, &t->synced_columns,
-                          &t->synced_column_count))
-      return -1;
-    /* Present but empty still means "filter": keep a non-NULL marker. */
-    if (!t->synced_columns)
-      t->synced_columns = ps__arena_alloc(p->arena, sizeof(char *));
-    if (!t->synced_columns)
-      return out_of_memory(p);
-  }
-  return 0;
-}
-
-static int read_tables(struct parser *p, json_value *arr,
-                       struct ps__schema *s) {
-  size_t i;
-  s->table_count = arr->as.arr.count;
-  s->tables = alloc_array(p, s->table_count, sizeof(*s->tables));
-  if (s->table_count && !s->tables)
-    return out_of_memory(p);
-  for (i = 0; i < s->table_count; i++) {
-    if (read_table(p, arr->as.arr.items[i], &s->tables[i]))
-      return -1;
-  }
-  return 0;
-}
-
-static int read_raw_tables(struct parser *p, json_value *arr,
-                           struct ps__schema *s) {
-  size_t i;
-  s->raw_table_count = arr ? arr->as.arr.count : 0;
-  s->raw_tables = alloc_array(p, s->raw_table_count, sizeof(*s->raw_tables));
-  if (s->raw_table_count && !s->raw_tables)
-    return out_of_memory(p);
-  for (i = 0; i < s->raw_table_count; i++) {
-    if (read_raw_table(p, arr->as.arr.items[i], &s->raw_tables[i]))
-      return -1;
-  }
-  return 0;
-}
-
-/* The official parser also takes the struct as a sequence
- * [tables, raw_tables?]; SDKs never send it, but it is accepted there. */
-static int read_positional_schema(struct parser *p, json_value *root,
-                                  struct ps__schema *s) {
-  json_value *tables;
-  json_value *raw = NULL;
-  if (root->as.arr.count == 0 || root->as.arr.count > 2)
-    return fail(p, "invalid length %zu, expected struct Schema with 2 elements",
-                root->as.arr.count);
-  tables = root->as.arr.items[0];
-  if (tables->type != PS_JSON_ARRAY)
-    return invalid_type(p, tables, "a sequence");
-  if (root->as.arr.count == 2) {
-    raw = root->as.arr.items[1];
-    if (raw->type != PS_JSON_ARRAY)
-      return invalid_type(p, raw, "a sequence");
-  }
-  if (read_tables(p, tables, s))
-    return -1;
-  return read_raw_tables(p, raw, s);
-}
-
-static int read_schema(struct parser *p, json_value *root,
-                       struct ps__schema *s) {
-  json_value *tables;
-  json_value *raw;
-  if (root->type == PS_JSON_ARRAY)
-    return read_positional_schema(p, root, s);
-  if (expect_object(p, root, "struct Schema"))
-    return -1;
-  if (member_array(p, root, "tables", 1, &tables) ||
-      member_array(p, root, "raw_tables", 0, &raw))
-    return -1;
-  if (read_tables(p, tables, s))
-    return -1;
-  return read_raw_tables(p, raw, s);
-}
-
+/* The tree is parsed into the schema's arena, so the schema's strings can
+ * point into it. */
 int ps__schema_parse(const char *json, size_t len, struct ps__schema **out,
                      char *err, size_t errlen) {
-  struct ps__schema *s = calloc(1, sizeof(*s));
-  struct parser p;
-  json_value *root;
+  struct ps__schema *s = new_schema();
+  struct ps__serde d;
   *out = NULL;
   if (!s) {
     if (errlen)
       snprintf(err, errlen, "out of memory");
     return -1;
   }
-  ps__arena_init(&s->arena, SCHEMA_MAX_ARENA);
-  p.arena = &s->arena;
-  p.err = err;
-  p.errlen = errlen;
-  root = ps__json_parse(&s->arena, json, len, err, errlen);
-  if (!root || read_schema(&p, root, s)) {
+  if (ps__serde_parse(&d, &s->arena, json, len, err, errlen) ||
+      read_schema(&d, d.root, s, 0) || ps__serde_finish(&d)) {
     ps__schema_free(s);
     return -1;
   }
@@ -462,19 +640,19 @@ struct ps__raw_table *ps__raw_table_parse(struct ps__arena *arena,
                                           const char *json, size_t len,
                                           char *err, size_t errlen) {
   struct parser p;
+  struct ps__serde d;
   struct ps__raw_table *t;
-  json_value *root = ps__json_parse(arena, json, len, err, errlen);
-  if (!root)
+  if (ps__serde_parse(&d, arena, json, len, err, errlen))
     return NULL;
+  p.d = &d;
   p.arena = arena;
-  p.err = err;
-  p.errlen = errlen;
+  p.copy_strings = 0;
   t = ps__arena_alloc(arena, sizeof(*t));
   if (!t) {
     out_of_memory(&p);
     return NULL;
   }
-  if (read_raw_table(&p, root, t))
+  if (raw_table_item(&p, d.root, t) || ps__serde_finish(&d))
     return NULL;
   return t;
 }

@@ -14,18 +14,19 @@
 
 #include "../util/arena.h"
 #include "json.h"
+#include "serde.h"
 
 /* Table option bits, as written into generated triggers (5.3). */
-#define PS_TABLE_LOCAL_ONLY 1u
-#define PS_TABLE_INSERT_ONLY 2u
-#define PS_TABLE_INCLUDE_METADATA 4u
+#define PS_TABLE_LOCAL_ONLY                    1u
+#define PS_TABLE_INSERT_ONLY                   2u
+#define PS_TABLE_INCLUDE_METADATA              4u
 #define PS_TABLE_INCLUDE_OLD_ONLY_WHEN_CHANGED 8u
-#define PS_TABLE_IGNORE_EMPTY_UPDATE 16u
+#define PS_TABLE_IGNORE_EMPTY_UPDATE           16u
 
 enum ps__include_old {
-  PS_INCLUDE_OLD_NONE,    /* absent or false */
-  PS_INCLUDE_OLD_ALL,     /* true */
-  PS_INCLUDE_OLD_COLUMNS  /* an array of column names */
+  PS_INCLUDE_OLD_NONE,   /* absent or false */
+  PS_INCLUDE_OLD_ALL,    /* true */
+  PS_INCLUDE_OLD_COLUMNS /* an array of column names */
 };
 
 struct ps__table_options {
@@ -62,7 +63,11 @@ struct ps__table {
   struct ps__table_options options;
 };
 
-enum ps__raw_param_kind { PS_RAW_PARAM_ID, PS_RAW_PARAM_COLUMN, PS_RAW_PARAM_REST };
+enum ps__raw_param_kind {
+  PS_RAW_PARAM_ID,
+  PS_RAW_PARAM_COLUMN,
+  PS_RAW_PARAM_REST
+};
 
 struct ps__raw_param {
   enum ps__raw_param_kind kind;
@@ -77,12 +82,12 @@ struct ps__raw_statement {
 
 struct ps__raw_table {
   const char *name;
-  const char *table_name;     /* NULL when absent. */
+  const char *table_name;      /* NULL when absent. */
   const char **synced_columns; /* NULL when absent (all columns). */
   size_t synced_column_count;
-  struct ps__raw_statement *put;    /* NULL when absent or null. */
+  struct ps__raw_statement *put;     /* NULL when absent or null. */
   struct ps__raw_statement *delete_; /* NULL when absent or null. */
-  const char *clear;                /* NULL when absent. */
+  const char *clear;                 /* NULL when absent. */
   struct ps__table_options options;
 };
 
@@ -95,11 +100,19 @@ struct ps__schema {
 };
 
 /* Parses a schema document. Returns 0 and sets *out (owned by the caller), or
- * returns -1 with a message in err ("missing field `tables`", a JSON syntax
- * error with its position, ...). */
+ * returns -1 with the official core's message in err, position included
+ * ("missing field `tables` at line 1 column 2", a JSON syntax error, ...). */
 int ps__schema_parse(const char *json, size_t len, struct ps__schema **out,
                      char *err, size_t errlen);
 void ps__schema_free(struct ps__schema *s);
+
+/* Reads a schema from v, a value of the document that d parsed (the schema
+ * member of a start payload), reporting errors as the official core does.
+ * The schema owns copies of its strings (it may outlive the tree).
+ * Returns 0 and sets *out (release with ps__schema_free()), or -1 with the
+ * error written by d. */
+int ps__schema_read(struct ps__serde *d, const struct ps__json_value *v,
+                    struct ps__schema **out);
 
 /* Parses one raw table object (as given to
  * powersync_create_raw_table_crud_trigger) into arena. Returns NULL with a

@@ -90,7 +90,7 @@ static void result_buf(sqlite3_context *ctx, struct ps__buf *b) {
  * a hostile argument from exhausting memory. */
 #define DIFF_MAX_ARENA ((size_t)512 * 1024 * 1024)
 
-static const struct ps__json_value JSON_NULL = {PS_JSON_NULL, {0}};
+static const struct ps__json_value JSON_NULL = {.type = PS_JSON_NULL};
 
 static int compare_members(const void *a, const void *b) {
   const struct ps__json_member *x = a;

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "../core/json.h"
+#include "../core/serde.h"
 #include "sql.h"
 #include "sync_engine.h"
 
@@ -867,67 +868,111 @@ static void start_options_free(struct start_options *o) {
   ps__sync_stream_keys_free(&o->active);
 }
 
-static int type_error(struct ps__err *e, const char *what) {
-  ps__err_argument(e, "", what);
-  return e->code;
+/* StartSyncStream, read as serde reads the official struct: every field has
+ * a default except diagnostics, an Option without one (so the sequence form
+ * must have all 7 values):
+ *   #[default] parameters: Option<Map<String, Value>>, #[default] schema:
+ *   Schema, #[default = true] include_defaults: bool, #[default]
+ *   active_streams: Vec<StreamKey>, #[default] app_metadata:
+ *   Option<Box<RawValue>>, #[default] checkpoint_mode: enum { legacy,
+ *   requests }, diagnostics: Option<DiagnosticOptions> (a struct without
+ *   fields). */
+static const char *const start_fields[] = {
+    "parameters",   "schema",          "include_defaults", "active_streams",
+    "app_metadata", "checkpoint_mode", "diagnostics"};
+static const struct ps__serde_struct start_struct = {
+    "StartSyncStream", start_fields, 7, 0, 0x3F, 0};
+static const struct ps__serde_struct diagnostics_struct = {
+    "DiagnosticOptions", NULL, 0, 0, 0, 0};
+
+struct start_ctx {
+  struct start_options *o;
+  struct ps__err *e;
+  int rc; /* An error that is not a serde message (memory). */
+};
+
+static int no_field(struct ps__serde *d, void *ctx, size_t field,
+                    const struct ps__json_value *v) {
+  (void)d;
+  (void)ctx;
+  (void)field;
+  (void)v;
+  return 0;
 }
 
-static int parse_start_members(struct start_options *o,
-                               const struct ps__json_value *root,
-                               const char *text, size_t len,
-                               struct ps__err *e) {
-  const struct ps__json_value *v;
-  const char *raw;
-  size_t raw_len;
-  char msg[256];
+static int start_nomem(struct ps__serde *d, struct start_ctx *c) {
+  c->rc = nomem(c->e);
+  return ps__serde_fail_at(d, PS_SERDE_NO_POSITION, "out of memory");
+}
+
+static int start_field(struct ps__serde *d, void *ctx, size_t field,
+                       const struct ps__json_value *v) {
+  static const char *const modes[] = {"legacy", "requests"};
+  struct start_ctx *c = ctx;
+  struct start_options *o = c->o;
+  const struct ps__json_value *content;
+  size_t mode;
   int rc;
-  v = ps__json_get(root, "parameters");
-  if (v && v->type != PS_JSON_NULL && v->type != PS_JSON_OBJECT)
-    return type_error(e, "invalid type: expected a map");
-  o->parameters = v && v->type == PS_JSON_OBJECT ? v : NULL;
-  v = ps__json_get(root, "include_defaults");
-  if (v && v->type != PS_JSON_TRUE && v->type != PS_JSON_FALSE)
-    return type_error(e, "invalid type: expected a boolean");
-  o->include_defaults = !v || v->type == PS_JSON_TRUE;
-  v = ps__json_get(root, "checkpoint_mode");
-  if (v && v->type != PS_JSON_STRING)
-    return type_error(e, "invalid type: expected enum CheckpointMode");
-  if (v && strcmp(v->as.str.ptr, "requests") == 0)
-    o->requests_mode = 1;
-  else if (v && strcmp(v->as.str.ptr, "legacy") != 0) {
-    ps__err_set(e, PS_CODE_ARGUMENT,
-                "invalid argument: . cause: unknown variant `%s`, expected "
-                "`legacy` or `requests`",
-                v->as.str.ptr);
-    return e->code;
+  switch (field) {
+  case 0: /* parameters */
+    if (v->type == PS_JSON_NULL)
+      return 0;
+    if (v->type != PS_JSON_OBJECT)
+      return ps__serde_invalid_type(d, v, "a map");
+    if (v->end == PS_JSON_INCOMPLETE)
+      return ps__serde_syntax_error(d);
+    /* serde_json's Map keeps the last of repeated keys: read the value
+     * again with the default (deduplicating) parser. */
+    o->parameters = ps__json_parse(&o->arena, d->text + v->start,
+                                   v->end - v->start, NULL, 0);
+    return o->parameters ? 0 : start_nomem(d, c);
+  case 1: /* schema */
+    if (ps__schema_read(d, v, &o->schema))
+      return -1;
+    return 0;
+  case 2: /* include_defaults */
+    if (v->type != PS_JSON_TRUE && v->type != PS_JSON_FALSE)
+      return ps__serde_invalid_type(d, v, "a boolean");
+    o->include_defaults = v->type == PS_JSON_TRUE;
+    return 0;
+  case 3: /* active_streams */
+    rc = ps__sync_stream_keys_read(d, v, &o->active, c->e);
+    if (rc == SQLITE_NOMEM)
+      c->rc = rc;
+    return rc == SQLITE_OK ? 0 : -1;
+  case 4: /* app_metadata, raw text; read to its end like any raw value */
+    if (v->end == PS_JSON_INCOMPLETE)
+      return ps__serde_syntax_error(d);
+    if (v->type != PS_JSON_NULL) {
+      o->app_metadata = d->text + v->start;
+      o->app_metadata_len = v->end - v->start;
+    }
+    return 0;
+  case 5: /* checkpoint_mode */
+    if (ps__serde_enum(d, v, modes, 2, &mode, &content))
+      return -1;
+    if (content && (ps__serde_unit_content(d, content) ||
+                    ps__serde_enum_end(d, v, content)))
+      return -1;
+    o->requests_mode = mode == 1;
+    return 0;
+  default: /* diagnostics */
+    if (v->type == PS_JSON_NULL)
+      return 0;
+    if (ps__serde_struct(d, v, &diagnostics_struct, no_field, NULL))
+      return -1;
+    o->diagnostics = 1;
+    return 0;
   }
-  v = ps__json_get(root, "diagnostics");
-  o->diagnostics = v && v->type != PS_JSON_NULL;
-  if (ps__sync_json_raw_member(text, len, "app_metadata", &raw, &raw_len) &&
-      !(raw_len == 4 && memcmp(raw, "null", 4) == 0)) {
-    o->app_metadata = raw;
-    o->app_metadata_len = raw_len;
-  }
-  if (ps__sync_json_raw_member(text, len, "active_streams", &raw, &raw_len)) {
-    rc = ps__sync_stream_keys_parse(raw, raw_len, &o->active, e);
-    if (rc != SQLITE_OK)
-      return rc;
-  }
-  if (ps__sync_json_raw_member(text, len, "schema", &raw, &raw_len) &&
-      !(raw_len == 4 && memcmp(raw, "null", 4) == 0) &&
-      ps__schema_parse(raw, raw_len, &o->schema, msg, sizeof(msg)) != 0) {
-    ps__err_argument(e, "", msg);
-    return e->code;
-  }
-  return SQLITE_OK;
 }
 
 static int parse_start(sqlite3_value *payload, struct start_options *o,
                        struct ps__err *e) {
-  const struct ps__json_value *root;
+  struct ps__serde d;
+  struct start_ctx c;
   const char *text;
   size_t len;
-  char msg[256];
+  char msg[PS_SYNC_SERDE_ERROR_MAX];
   memset(o, 0, sizeof(*o));
   ps__arena_init(&o->arena, 0);
   o->include_defaults = 1;
@@ -935,21 +980,19 @@ static int parse_start(sqlite3_value *payload, struct start_options *o,
     return SQLITE_OK;
   text = (const char *)sqlite3_value_text(payload);
   len = (size_t)sqlite3_value_bytes(payload);
-  root = ps__json_parse(&o->arena, text ? text : "", len, msg, sizeof(msg));
-  if (!root) {
+  if (ps__serde_parse(&d, &o->arena, text ? text : "", len, msg, sizeof(msg)))
+    return nomem(e);
+  c.o = o;
+  c.e = e;
+  c.rc = SQLITE_OK;
+  if (ps__serde_struct(&d, d.root, &start_struct, start_field, &c) ||
+      ps__serde_finish(&d)) {
+    if (c.rc != SQLITE_OK)
+      return c.rc;
     ps__err_argument(e, "", msg);
     return e->code;
   }
-  if (root->type != PS_JSON_OBJECT) {
-    ps__err_argument(e, "",
-                     root->type == PS_JSON_NULL
-                         ? "invalid type: null, expected struct "
-                           "StartSyncStream"
-                         : "invalid type: expected struct "
-                           "StartSyncStream");
-    return e->code;
-  }
-  return parse_start_members(o, root, text, len, e);
+  return SQLITE_OK;
 }
 
 static int add_before(struct ps__sync_iteration *it, const char *name,

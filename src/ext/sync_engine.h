@@ -3,8 +3,8 @@
  * (core-sync.md): sync_client.c (the iteration state machine),
  * sync_status.c (status JSON and change detection), sync_instructions.c
  * (instruction JSON), sync_storage.c (statement cache, oplog, sync_local),
- * sync_streams.c (stream subscriptions), sync_request.c (the request of
- * EstablishSyncStream) and sync_lines.c (typed sync lines).
+ * sync_streams.c (stream subscriptions and the payloads naming them) and
+ * sync_lines.c (typed sync lines).
  *
  * HOW IT WORKS
  *
@@ -294,10 +294,20 @@ struct ps__sync_stream_keys {
 };
 
 void ps__sync_stream_keys_free(struct ps__sync_stream_keys *k);
-/* Parses a JSON array of stream keys, keeping params as raw text. */
+/* Parses a JSON array of stream keys (Vec<StreamKey>), keeping params as raw
+ * text; errors are the official core's serde messages, with positions. */
 int ps__sync_stream_keys_parse(const char *text, size_t len,
                                struct ps__sync_stream_keys *out,
                                struct ps__err *e);
+/* The same for v, a value of a document that d parsed (replaces *out). On
+ * failure: an argument error with d's message, or out of memory. */
+int ps__sync_stream_keys_read(struct ps__serde *d,
+                              const struct ps__json_value *v,
+                              struct ps__sync_stream_keys *out,
+                              struct ps__err *e);
+
+/* Room for a serde error message of a payload. */
+#define PS_SYNC_SERDE_ERROR_MAX 512
 
 /* One explicit subscription of the request (16.4). */
 struct ps__sync_requested_sub {
@@ -335,18 +345,6 @@ int ps__sync_reconcile_streams(struct ps__sync *s,
 /* powersync_control('subscriptions', payload) (16.2). */
 int ps__sync_subscriptions_op(struct ps__sync *s, const char *text, size_t len,
                               struct ps__err *e);
-
-/* ---- Request (sync_request.c) -------------------------------------------- */
-
-/* Finds the raw text of the member key of the top-level JSON object text
- * (already validated). Returns 1 and the span when present. */
-int ps__sync_json_raw_member(const char *text, size_t len, const char *key,
-                             const char **start, size_t *out_len);
-/* Raw span of each element of a validated JSON array. *starts and *lens are
- * malloc'ed. */
-int ps__sync_json_raw_elements(const char *text, size_t len,
-                               const char ***starts, size_t **lens,
-                               size_t *count);
 
 /* ---- Entry point (sync_client.c) ----------------------------------------- */
 

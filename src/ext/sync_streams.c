@@ -11,18 +11,19 @@
  *
  * A subscription is identified by (stream_name, local_params) where
  * local_params is the parameters' JSON text as the app sent it, so
- * parameters are carried as raw text (see sync_request.c) and never
- * re-serialised. Rows with a ttl are explicit; rows without are implicit
- * and only live while the service reports their stream as a default one.
- * Reconciling loads every row, marks the ones the checkpoint's streams
- * name, creates rows for unseen default streams, writes the rows back (or
- * deletes dead implicit ones) and builds the stream part of the status,
+ * parameters are carried as raw text (cut out of the payload by the offsets
+ * of the JSON tree) and never re-serialised. Rows with a ttl are explicit; rows
+ * without are implicit and only live while the service reports their stream as
+ * a default one. Reconciling loads every row, marks the ones the checkpoint's
+ * streams name, creates rows for unseen default streams, writes the rows back
+ * (or deletes dead implicit ones) and builds the stream part of the status,
  * associating buckets through their subscription reasons.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/json.h"
+#include "../core/serde.h"
 #include "sql.h"
 #include "sync_engine.h"
 
@@ -69,32 +70,84 @@ void ps__sync_stream_keys_free(struct ps__sync_stream_keys *k) {
   k->count = 0;
 }
 
-static int parse_key(const struct ps__json_value *v, const char *raw,
-                     size_t raw_len, struct ps__sync_stream_key *key,
-                     struct ps__err *e) {
-  const struct ps__json_value *name = ps__json_get(v, "name");
-  const char *ps;
-  size_t pl;
-  if (!v || v->type != PS_JSON_OBJECT) {
-    ps__err_argument(e, "", "invalid type: expected struct StreamKey");
-    return e->code;
+/* StreamKey { name: String, #[serde(default)] params:
+ * Option<Box<RawValue>> }: params is kept as the raw text of its value. */
+static const char *const key_fields[] = {"name", "params"};
+static const struct ps__serde_struct key_struct = {"StreamKey", key_fields, 2,
+                                                   1,           2,          0};
+
+struct key_ctx {
+  struct ps__sync_stream_key *key;
+  int nomem;
+};
+
+static int key_field(struct ps__serde *d, void *ctx, size_t field,
+                     const struct ps__json_value *v) {
+  struct key_ctx *k = ctx;
+  const char *name;
+  size_t len;
+  if (field == 0) {
+    if (ps__serde_string(d, v, &name, &len))
+      return -1;
+    k->key->name = dup_n(name, len);
+    if (!k->key->name)
+      goto nomem;
+    return 0;
   }
-  if (!name) {
-    ps__err_argument(e, "", "missing field `name`");
-    return e->code;
-  }
-  if (name->type != PS_JSON_STRING) {
-    ps__err_argument(e, "", "invalid type: expected a string");
-    return e->code;
-  }
-  key->name = dup_n(name->as.str.ptr, name->as.str.len);
-  if (!key->name)
+  /* A raw value is read to its end, syntax errors included; null is None. */
+  if (v->end == PS_JSON_INCOMPLETE)
+    return ps__serde_syntax_error(d);
+  if (v->type == PS_JSON_NULL)
+    return 0;
+  k->key->params = dup_n(d->text + v->start, v->end - v->start);
+  if (!k->key->params)
+    goto nomem;
+  return 0;
+nomem:
+  k->nomem = 1;
+  return ps__serde_fail_at(d, PS_SERDE_NO_POSITION, "out of memory");
+}
+
+/* Turns a failed read into the argument error of the official core. */
+static int serde_error(struct ps__serde *d, int oom, struct ps__err *e) {
+  if (oom)
     return nomem(e);
-  if (ps__sync_json_raw_member(raw, raw_len, "params", &ps, &pl) &&
-      !(pl == 4 && memcmp(ps, "null", 4) == 0)) {
-    key->params = dup_n(ps, pl);
-    if (!key->params)
-      return nomem(e);
+  ps__err_argument(e, "", d->err);
+  return e->code;
+}
+
+static int read_key(struct ps__serde *d, const struct ps__json_value *v,
+                    struct ps__sync_stream_key *key, int *oom) {
+  struct key_ctx k;
+  k.key = key;
+  k.nomem = 0;
+  if (ps__serde_struct(d, v, &key_struct, key_field, &k)) {
+    *oom = k.nomem;
+    return -1;
+  }
+  return 0;
+}
+
+int ps__sync_stream_keys_read(struct ps__serde *d,
+                              const struct ps__json_value *v,
+                              struct ps__sync_stream_keys *out,
+                              struct ps__err *e) {
+  size_t i;
+  int oom = 0;
+  ps__sync_stream_keys_free(out);
+  if (ps__serde_seq(d, v, "a sequence"))
+    return serde_error(d, 0, e);
+  if (v->as.arr.count &&
+      !(out->keys = calloc(v->as.arr.count, sizeof(*out->keys))))
+    return nomem(e);
+  for (i = 0; i < v->as.arr.count; i++) {
+    out->count++;
+    if (read_key(d, v->as.arr.items[i], &out->keys[i], &oom))
+      break;
+  }
+  if (i < v->as.arr.count || ps__serde_seq_end(d, v)) {
+    ps__sync_stream_keys_free(out);
+    return serde_error(d, oom, e);
   }
   return SQLITE_OK;
 }
@@ -103,35 +156,21 @@ int ps__sync_stream_keys_parse(const char *text, size_t len,
                                struct ps__sync_stream_keys *out,
                                struct ps__err *e) {
   struct ps__arena arena;
-  const struct ps__json_value *root;
-  const char **starts = NULL;
-  size_t *lens = NULL, n = 0, i;
-  char msg[256];
-  int rc = SQLITE_OK;
+  struct ps__serde d;
+  char msg[PS_SYNC_SERDE_ERROR_MAX];
+  int rc;
   memset(out, 0, sizeof(*out));
   ps__arena_init(&arena, 0);
-  root = ps__json_parse(&arena, text, len, msg, sizeof(msg));
-  if (!root) {
-    ps__err_argument(e, "", msg);
-    rc = e->code;
-  } else if (root->type != PS_JSON_ARRAY) {
-    ps__err_argument(e, "", "invalid type: expected a sequence");
-    rc = e->code;
-  } else if (ps__sync_json_raw_elements(text, len, &starts, &lens, &n) ||
-             n != root->as.arr.count) {
+  if (ps__serde_parse(&d, &arena, text, len, msg, sizeof(msg))) {
     rc = nomem(e);
-  } else if (n && !(out->keys = calloc(n, sizeof(*out->keys)))) {
-    rc = nomem(e);
+  } else {
+    rc = ps__sync_stream_keys_read(&d, d.root, out, e);
+    if (rc == SQLITE_OK && ps__serde_finish(&d)) {
+      ps__sync_stream_keys_free(out);
+      rc = serde_error(&d, 0, e);
+    }
   }
-  for (i = 0; rc == SQLITE_OK && i < n; i++) {
-    out->count++;
-    rc = parse_key(root->as.arr.items[i], starts[i], lens[i], &out->keys[i], e);
-  }
-  free(starts);
-  free(lens);
   ps__arena_free(&arena);
-  if (rc != SQLITE_OK)
-    ps__sync_stream_keys_free(out);
   return rc;
 }
 
@@ -595,120 +634,163 @@ int ps__sync_reconcile_streams(struct ps__sync *s,
 /* ---- powersync_control('subscriptions', ...) (16.2) -----------------------
  */
 
-static int parse_priority(const struct ps__json_value *v, int *has,
-                          int64_t *out, struct ps__err *e) {
-  *has = 0;
-  if (!v || v->type == PS_JSON_NULL)
-    return SQLITE_OK;
-  if (v->type != PS_JSON_INT || v->as.i < 0 || v->as.i >= INT32_MAX) {
-    ps__err_argument(e, "Invalid bucket priority value", NULL);
-    return e->code;
-  }
-  *has = 1;
+/* SubscribeToStream { stream: StreamKey, #[serde(default)] ttl: Option<u64>,
+ * #[serde(default)] priority: Option<BucketPriority> }. */
+static const char *const subscribe_fields[] = {"stream", "ttl", "priority"};
+static const struct ps__serde_struct subscribe_struct = {
+    "SubscribeToStream", subscribe_fields, 3, 1, 6, 0};
+
+struct subscribe_req {
+  struct ps__sync_stream_key key;
+  int64_t ttl;
+  int has_priority;
+  int64_t priority;
+  int nomem;
+};
+
+/* BucketPriority's visitor: an integer that fits i32, from 0 (highest) to
+ * below i32::MAX (reserved for "all priorities"). Errors are positioned
+ * after the number, like every error of serde_json's integer reading. */
+static int read_priority(struct ps__serde *d, const struct ps__json_value *v,
+                         int64_t *out) {
+  static const char expected[] =
+      "a priority as an integer between 0 and 3 (inclusive)";
+  if (v->type == PS_JSON_UINT ||
+      (v->type == PS_JSON_INT && (v->as.i < INT32_MIN || v->as.i > INT32_MAX)))
+    return ps__serde_fail_at(d, v->end, "int too large");
+  if (v->type != PS_JSON_INT)
+    return ps__serde_invalid_type(d, v, expected);
+  if (v->as.i < 0 || v->as.i == INT32_MAX)
+    return ps__serde_fail_at(d, v->end,
+                             "invalid argument: Invalid bucket priority "
+                             "value. cause: unknown");
   *out = v->as.i;
-  return SQLITE_OK;
+  return 0;
 }
 
-static int subscribe(struct ps__sync *s, const struct ps__json_value *v,
-                     const char *raw, size_t raw_len, struct ps__err *e) {
-  const struct ps__json_value *stream = ps__json_get(v, "stream");
-  const struct ps__json_value *name = ps__json_get(stream, "name");
-  const struct ps__json_value *ttl = ps__json_get(v, "ttl");
-  const char *sraw, *praw = "null";
-  size_t slen, plen = 4;
-  int64_t ttl_s = PS_SYNC_DEFAULT_TTL, prio = 0, now;
-  int has_prio, rc;
-  sqlite3_stmt *stmt;
-  if (!stream || stream->type != PS_JSON_OBJECT || !name ||
-      name->type != PS_JSON_STRING) {
-    ps__err_argument(
-        e, "", !stream ? "missing field `stream`" : "missing field `name`");
-    return e->code;
-  }
-  if (ttl && ttl->type != PS_JSON_NULL) {
-    if (ttl->type != PS_JSON_INT || ttl->as.i < 0) {
-      ps__err_argument(e, "", "invalid type: expected u64");
-      return e->code;
+static int subscribe_field(struct ps__serde *d, void *ctx, size_t field,
+                           const struct ps__json_value *v) {
+  struct subscribe_req *r = ctx;
+  int oom = 0;
+  if (field == 0) {
+    if (read_key(d, v, &r->key, &oom)) {
+      r->nomem = oom;
+      return -1;
     }
-    ttl_s = ttl->as.i;
+    return 0;
   }
-  rc = parse_priority(ps__json_get(v, "priority"), &has_prio, &prio, e);
-  if (rc != SQLITE_OK)
-    return rc;
-  if (ps__sync_json_raw_member(raw, raw_len, "stream", &sraw, &slen))
-    ps__sync_json_raw_member(sraw, slen, "params", &praw, &plen);
+  if (v->type == PS_JSON_NULL)
+    return 0;
+  if (field == 2) {
+    r->has_priority = 1;
+    return read_priority(d, v, &r->priority);
+  }
+  /* u64: a negative integer is the wrong value, anything else but an
+   * integer the wrong type. Above i64 the bits are kept, as Rust's cast to
+   * i64 keeps them. */
+  if (v->type == PS_JSON_INT && v->as.i < 0)
+    return ps__serde_invalid_value(d, v, "u64");
+  if (v->type == PS_JSON_UINT) {
+    memcpy(&r->ttl, &v->as.u, sizeof(r->ttl));
+    return 0;
+  }
+  if (v->type != PS_JSON_INT)
+    return ps__serde_invalid_type(d, v, "u64");
+  r->ttl = v->as.i;
+  return 0;
+}
+
+static int subscribe(struct ps__sync *s, const struct subscribe_req *r,
+                     struct ps__err *e) {
+  const char *praw = r->key.params ? r->key.params : "null";
+  int64_t now;
+  int rc;
+  sqlite3_stmt *stmt;
   rc = ps__sync_now(s, &now, e);
   if (rc != SQLITE_OK)
     return rc;
   stmt = ps__sync_stmt(s, PS_STMT_SUB_SUBSCRIBE, e);
   if (!stmt)
     return e->code;
-  sqlite3_bind_text(stmt, 1, name->as.str.ptr, (int)name->as.str.len,
-                    SQLITE_STATIC);
-  bind_opt(stmt, 2, has_prio, prio);
-  sqlite3_bind_text(stmt, 3, praw, (int)plen, SQLITE_STATIC);
-  sqlite3_bind_int64(stmt, 4, ttl_s);
-  sqlite3_bind_int64(stmt, 5, now + ttl_s * USEC_PER_SEC);
+  sqlite3_bind_text(stmt, 1, r->key.name, -1, SQLITE_STATIC);
+  bind_opt(stmt, 2, r->has_priority, r->priority);
+  sqlite3_bind_text(stmt, 3, praw, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(stmt, 4, r->ttl);
+  /* Wrapping arithmetic, as Rust's release build does, and no C overflow. */
+  sqlite3_bind_int64(
+      stmt, 5,
+      (int64_t)((uint64_t)now + (uint64_t)r->ttl * (uint64_t)USEC_PER_SEC));
   rc = ps__step_all(stmt, e);
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   return rc;
 }
 
-static int unsubscribe(struct ps__sync *s, const struct ps__json_value *v,
-                       const char *raw, size_t raw_len, struct ps__err *e) {
-  const struct ps__json_value *name = ps__json_get(v, "name");
-  const char *praw = "null";
-  size_t plen = 4;
+static int unsubscribe(struct ps__sync *s,
+                       const struct ps__sync_stream_key *key,
+                       struct ps__err *e) {
   sqlite3_stmt *stmt;
   int rc;
-  if (!name || name->type != PS_JSON_STRING) {
-    ps__err_argument(e, "", "missing field `name`");
-    return e->code;
-  }
-  ps__sync_json_raw_member(raw, raw_len, "params", &praw, &plen);
   stmt = ps__sync_stmt(s, PS_STMT_SUB_UNSUBSCRIBE, e);
   if (!stmt)
     return e->code;
-  sqlite3_bind_text(stmt, 1, name->as.str.ptr, (int)name->as.str.len,
+  sqlite3_bind_text(stmt, 1, key->name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(stmt, 2, key->params ? key->params : "null", -1,
                     SQLITE_STATIC);
-  sqlite3_bind_text(stmt, 2, praw, (int)plen, SQLITE_STATIC);
   rc = ps__step_all(stmt, e);
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   return rc;
+}
+
+/* The payload is the enum { subscribe(SubscribeToStream),
+ * unsubscribe(StreamKey) }, read completely before anything is written. */
+static int read_subscriptions_op(struct ps__serde *d, size_t *variant,
+                                 struct subscribe_req *r) {
+  static const char *const variants[] = {"subscribe", "unsubscribe"};
+  const struct ps__json_value *content;
+  int oom = 0;
+  if (ps__serde_enum(d, d->root, variants, 2, variant, &content))
+    return -1;
+  if (!content)
+    /* Both variants carry content; serde_json gives this error no
+     * position at the top level. */
+    return ps__serde_fail_at(
+        d, PS_SERDE_NO_POSITION,
+        "invalid type: unit variant, expected newtype variant");
+  if (*variant == 0) {
+    if (ps__serde_struct(d, content, &subscribe_struct, subscribe_field, r))
+      return -1;
+  } else if (read_key(d, content, &r->key, &oom)) {
+    r->nomem = oom;
+    return -1;
+  }
+  if (ps__serde_enum_end(d, d->root, content))
+    return -1;
+  return ps__serde_finish(d);
 }
 
 int ps__sync_subscriptions_op(struct ps__sync *s, const char *text, size_t len,
                               struct ps__err *e) {
   struct ps__arena arena;
-  const struct ps__json_value *root;
-  const char *raw;
-  size_t raw_len;
-  char msg[256];
+  struct ps__serde d;
+  struct subscribe_req r;
+  char msg[PS_SYNC_SERDE_ERROR_MAX];
+  size_t variant = 0;
   int rc;
+  memset(&r, 0, sizeof(r));
+  r.ttl = PS_SYNC_DEFAULT_TTL;
   ps__arena_init(&arena, 0);
-  root = ps__json_parse(&arena, text, len, msg, sizeof(msg));
-  if (!root) {
-    ps__err_argument(e, "", msg);
-    rc = e->code;
-  } else if (root->type != PS_JSON_OBJECT || root->as.obj.count != 1) {
-    ps__err_argument(e, "", "expected an enum variant");
-    rc = e->code;
-  } else if (strcmp(root->as.obj.members[0].key, "subscribe") == 0) {
-    ps__sync_json_raw_member(text, len, "subscribe", &raw, &raw_len);
-    rc = subscribe(s, root->as.obj.members[0].value, raw, raw_len, e);
-  } else if (strcmp(root->as.obj.members[0].key, "unsubscribe") == 0) {
-    ps__sync_json_raw_member(text, len, "unsubscribe", &raw, &raw_len);
-    rc = unsubscribe(s, root->as.obj.members[0].value, raw, raw_len, e);
-  } else {
-    ps__buf_reset(&e->text);
-    ps__err_set(e, PS_CODE_ARGUMENT,
-                "invalid argument: . cause: unknown variant `%s`, expected "
-                "`subscribe` or `unsubscribe`",
-                root->as.obj.members[0].key);
-    rc = e->code;
-  }
+  if (ps__serde_parse(&d, &arena, text, len, msg, sizeof(msg)))
+    rc = nomem(e);
+  else if (read_subscriptions_op(&d, &variant, &r))
+    rc = serde_error(&d, r.nomem, e);
+  else if (variant == 0)
+    rc = subscribe(s, &r, e);
+  else
+    rc = unsubscribe(s, &r.key, e);
+  free(r.key.name);
+  free(r.key.params);
   ps__arena_free(&arena);
   return rc;
 }

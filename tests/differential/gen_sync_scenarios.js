@@ -235,7 +235,7 @@ def(
       start(F(1.5), 'REAL payload means defaults'),
     ]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 def(
@@ -1387,7 +1387,7 @@ def(
       line(complete(null, '11'), 'complete fails'),
     ]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 /* ===== 22.10 diagnostics ===== */
@@ -1720,7 +1720,7 @@ def(
       SUBS('unchanged'),
     ]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 /* ===== 22.13 other test files ===== */
@@ -1817,7 +1817,7 @@ def(
     ]),
     group('6.1 step 5 start without client_id', [exec("DELETE FROM ps_kv WHERE key = 'client_id'", 'delete client_id'), start(null, 'start fails'), ctl('connection', 'established', 'client stays idle'), ctl('stop', null, 'stop when idle')]),
   ],
-  { bson_twin: false, normalize: ['cause', 'statement'] },
+  { bson_twin: false, normalize: ['statement'] },
 );
 
 def(
@@ -1871,7 +1871,7 @@ def(
     ]),
     group('10.2 token_expires_in range', [start(), line({ token_expires_in: 2147483648 }, 'above i32'), start(), line({ token_expires_in: F(5) }, 'float 5.0'), start(), line({ token_expires_in: '5' }, 'string'), start(), line({ token_expires_in: null }, 'null')]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 def(
@@ -1983,7 +1983,7 @@ def(
       ITEMS('h2 survives the REMOVE'),
     ]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 def(
@@ -2101,7 +2101,7 @@ def(
       line(complete(2147483647, '2'), 'partial 2147483647'),
     ]),
   ],
-  { normalize: ['cause'] },
+  {},
 );
 
 def(
@@ -2176,7 +2176,7 @@ def(
       OPLOG(),
     ]),
   ],
-  { bson_twin: false, normalize: ['cause'] },
+  { bson_twin: false },
 );
 
 /* BSON documents written by hand (hex), for what the JSON-value encoder
@@ -2243,7 +2243,7 @@ def(
       bin(bsonHex(el(0x12, 'token_expires_in', i64(4294967296))), 'token_expires_in int64 above i32'),
     ]),
   ],
-  { bson_twin: false, normalize: ['cause'] },
+  { bson_twin: false },
 );
 
 /* ===== Fixture replays (fixtures/real-service) ===== */
@@ -2335,7 +2335,7 @@ replay(
   'initial-sync-user-a.raw_data-false.ndjson',
   'the first sync with raw_data:false, where each op\'s data is a nested JSON object instead of a string: the first data line is a protocol error (10.2: data must be a string) that ends the iteration.',
   [],
-  { normalize: ['cause'] },
+  {},
 );
 replay('sync_fixture_final_sync_user_a', 'final-sync-user-a.ndjson', 'a fresh full sync after all live changes (superseded PUTs and REMOVE ops 1-17 in one checkpoint, nothing compacted).');
 replay('sync_fixture_bson_final_sync_user_a', 'final-sync-user-a.bson', 'the same full sync as BSON documents.');

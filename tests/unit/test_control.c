@@ -74,6 +74,72 @@ static void control_validates_operation(void **state) {
   th_close(db);
 }
 
+/* Payload errors are serde's messages with serde_json's positions, checked
+ * byte for byte against the official core (also on multi-line payloads). */
+static void control_payload_errors_match_serde(void **state) {
+  static const struct {
+    const char *op;
+    const char *payload;
+    const char *message;
+  } cases[] = {
+      {"start", "{\n  \"include_defaults\": 1,\n  \"x\": 2\n}",
+       "powersync_control: invalid argument: . cause: invalid type: integer "
+       "`1`, expected a boolean at line 2 column 23"},
+      {"start", "{\"schema\":{}}",
+       "powersync_control: invalid argument: . cause: missing field `tables` "
+       "at line 1 column 12"},
+      {"start", "null",
+       "powersync_control: invalid argument: . cause: invalid type: null, "
+       "expected struct StartSyncStream at line 1 column 4"},
+      {"start", "{\"parameters\":{\"a\":1},\"parameters\":{\"b\":2}}",
+       "powersync_control: invalid argument: . cause: duplicate field "
+       "`parameters` at line 1 column 34"},
+      {"start", "{\"checkpoint_mode\":\"x\"}",
+       "powersync_control: invalid argument: . cause: unknown variant `x`, "
+       "expected `legacy` or `requests` at line 1 column 22"},
+      {"start", "{\"active_streams\":[{}]}",
+       "powersync_control: invalid argument: . cause: missing field `name` at "
+       "line 1 column 21"},
+      {"subscriptions",
+       "{\"subscribe\":{\"stream\":{\"name\":\"a\"},\"priority\":-1}}",
+       "powersync_control: invalid argument: . cause: invalid argument: "
+       "Invalid bucket priority value. cause: unknown at line 1 column 49"},
+      {"subscriptions", "\"subscribe\"",
+       "powersync_control: invalid argument: . cause: invalid type: unit "
+       "variant, expected newtype variant"},
+      {"subscriptions",
+       "{\"subscribe\":{\"stream\":{\"name\":\"a\"},\"ttl\":-1}}",
+       "powersync_control: invalid argument: . cause: invalid value: integer "
+       "`-1`, expected u64 at line 1 column 44"},
+      {"subscriptions",
+       "{\n \"unsubscribe\": {\n   \"name\": \"a\", \"name\": \"b\"}}",
+       "powersync_control: invalid argument: . cause: duplicate field `name` "
+       "at line 3 column 22"},
+      {"update_subscriptions", "[{\"name\":5}]",
+       "powersync_control: invalid argument: . cause: invalid type: integer "
+       "`5`, expected a string at line 1 column 10"},
+      {"update_subscriptions", "[\n  {\"name\": \"a\"},\n  {\"params\": 1}\n]",
+       "powersync_control: invalid argument: . cause: missing field `name` at "
+       "line 3 column 15"},
+  };
+  sqlite3 *db = open_in_transaction();
+  size_t i;
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    sqlite3_stmt *stmt = th_prepare(db, "SELECT powersync_control(?, ?)");
+    sqlite3_bind_text(stmt, 1, cases[i].op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, cases[i].payload, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(stmt), SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_extended_errcode(db), SQLITE_CONSTRAINT_DATATYPE);
+    if (strcmp(sqlite3_errmsg(db), cases[i].message) != 0)
+      fail_msg("%s %s: got '%s', expected '%s'", cases[i].op, cases[i].payload,
+               sqlite3_errmsg(db), cases[i].message);
+    sqlite3_finalize(stmt);
+  }
+  th_exec(db, "ROLLBACK");
+  th_close(db);
+}
+
 static void control_target_reads_sets_and_deletes(void **state) {
   sqlite3 *db = open_in_transaction();
   (void)state;
@@ -410,6 +476,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(control_requires_transaction_first),
       cmocka_unit_test(control_validates_operation),
+      cmocka_unit_test(control_payload_errors_match_serde),
       cmocka_unit_test(control_target_reads_sets_and_deletes),
       cmocka_unit_test(control_target_rejects_bad_payloads),
       cmocka_unit_test(control_target_converts_stored_values),

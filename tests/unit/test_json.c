@@ -2,8 +2,9 @@
  * test_json.c: the JSON reader and writer of src/core/json.c: value kinds,
  * number classification and rounding, string escapes and UTF-8 validation,
  * error messages with positions, the nesting limit, duplicate keys, the
- * serde_json-compatible output format (core-storage.md 2.4.3) and deep
- * equality.
+ * serde_json-compatible output format (core-storage.md 2.4.3), deep
+ * equality, source offsets and positions, and the duplicate-keeping and
+ * partial modes of ps__json_parse_ex().
  */
 #include <float.h>
 #include <locale.h>
@@ -914,9 +915,118 @@ static void json_written_output_reads_back_equal(void **state) {
   }
 }
 
+/* Offsets of values and keys in the text: start at the first byte, end just
+ * past the last, blanks excluded. */
+static void json_values_record_offsets(void **state) {
+  const char *text = " {\"a\" : [1, \"x\"],\n \"bc\":null } ";
+  struct ps__json_value *v = parse(text);
+  const struct ps__json_value *arr;
+  (void)state;
+  assert_int_equal(v->start, 1);
+  assert_int_equal(v->end, strlen(text) - 1);
+  assert_int_equal(v->as.obj.members[0].key_end, 5);
+  arr = v->as.obj.members[0].value;
+  assert_int_equal(arr->start, 8);
+  assert_int_equal(arr->end, 16);
+  assert_int_equal(arr->as.arr.items[0]->start, 9);
+  assert_int_equal(arr->as.arr.items[0]->end, 10);
+  assert_int_equal(arr->as.arr.items[1]->start, 12);
+  assert_int_equal(arr->as.arr.items[1]->end, 15);
+  assert_int_equal(v->as.obj.members[1].key_end, 23);
+  assert_int_equal(v->as.obj.members[1].value->start, 24);
+  assert_int_equal(v->as.obj.members[1].value->end, 28);
+}
+
+/* serde_json's line/column: lines start after '\n' only, the column is the
+ * offset in the line, and offsets past the end are capped. */
+static void json_position_counts_like_serde(void **state) {
+  const char *text = "ab\ncd\r\nef";
+  size_t line;
+  size_t column;
+  (void)state;
+  ps__json_position(text, strlen(text), 0, &line, &column);
+  assert_int_equal(line, 1);
+  assert_int_equal(column, 0);
+  ps__json_position(text, strlen(text), 2, &line, &column);
+  assert_int_equal(line, 1);
+  assert_int_equal(column, 2);
+  ps__json_position(text, strlen(text), 3, &line, &column);
+  assert_int_equal(line, 2);
+  assert_int_equal(column, 0);
+  ps__json_position(text, strlen(text), 6, &line, &column);
+  assert_int_equal(line, 2);
+  assert_int_equal(column, 3);
+  ps__json_position(text, strlen(text), 100, &line, &column);
+  assert_int_equal(line, 3);
+  assert_int_equal(column, 2);
+}
+
+static void json_parse_ex_keeps_duplicates(void **state) {
+  const char *text = "{\"a\":1,\"b\":2,\"a\":3}";
+  struct ps__json_value *v;
+  char err[128];
+  (void)state;
+  assert_int_equal(ps__json_parse_ex(&arena, text, strlen(text),
+                                     PS_JSON_KEEP_DUPLICATES, &v, err,
+                                     sizeof(err)),
+                   0);
+  assert_int_equal(v->as.obj.count, 3);
+  assert_string_equal(v->as.obj.members[2].key, "a");
+  assert_int_equal(v->as.obj.members[2].value->as.i, 3);
+  /* Without the flag the last value wins in the first place. */
+  v = parse(text);
+  assert_int_equal(v->as.obj.count, 2);
+  assert_int_equal(v->as.obj.members[0].value->as.i, 3);
+}
+
+static void json_parse_ex_returns_the_part_read(void **state) {
+  struct ps__json_value *v;
+  const struct ps__json_value *arr;
+  char err[128];
+  (void)state;
+  assert_int_equal(ps__json_parse_ex(&arena, "{\"a\":[1,2 x", 11,
+                                     PS_JSON_PARTIAL, &v, err, sizeof(err)),
+                   -1);
+  assert_string_equal(err, "expected `,` or `]` at line 1 column 11");
+  assert_non_null(v);
+  assert_int_equal(v->end, PS_JSON_INCOMPLETE);
+  assert_int_equal(v->as.obj.count, 1);
+  arr = v->as.obj.members[0].value;
+  assert_int_equal(arr->end, PS_JSON_INCOMPLETE);
+  assert_int_equal(arr->as.arr.count, 2);
+  /* A key read without its value: the member stays, with a NULL value. */
+  assert_int_equal(ps__json_parse_ex(&arena, "{\"a\":1,\"b\":tru", 14,
+                                     PS_JSON_PARTIAL, &v, err, sizeof(err)),
+                   -1);
+  assert_int_equal(v->as.obj.count, 2);
+  assert_null(v->as.obj.members[1].value);
+  /* Trailing characters: the whole value was read. */
+  assert_int_equal(ps__json_parse_ex(&arena, "[1] x", 5, PS_JSON_PARTIAL, &v,
+                                     err, sizeof(err)),
+                   -1);
+  assert_string_equal(err, "trailing characters at line 1 column 5");
+  assert_int_equal(v->end, 3);
+  /* Nothing read: NULL. Without the flag, NULL always. */
+  assert_int_equal(
+      ps__json_parse_ex(&arena, "x", 1, PS_JSON_PARTIAL, &v, err, sizeof(err)),
+      -1);
+  assert_null(v);
+  assert_int_equal(ps__json_parse_ex(&arena, "[1,", 3, 0, &v, err, sizeof(err)),
+                   -1);
+  assert_null(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(json_parses_literals, setup, teardown),
+      cmocka_unit_test_setup_teardown(json_values_record_offsets, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(json_position_counts_like_serde, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(json_parse_ex_keeps_duplicates, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(json_parse_ex_returns_the_part_read,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(json_parses_containers, setup, teardown),
       cmocka_unit_test_setup_teardown(json_get_matches_whole_keys_only, setup,
                                       teardown),
