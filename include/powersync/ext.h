@@ -37,8 +37,9 @@ extern "C" {
  *   code of a failed registration.
  * Thread-safety: as any call on db.
  */
-POWERSYNC_EXT_API int sqlite3_powersync_init(sqlite3 *db, char **pzErrMsg,
-                                             const struct sqlite3_api_routines *pApi);
+POWERSYNC_EXT_API int
+sqlite3_powersync_init(sqlite3 *db, char **pzErrMsg,
+                       const struct sqlite3_api_routines *pApi);
 
 /**
  * Registers sqlite3_powersync_init as an automatic extension, so every
