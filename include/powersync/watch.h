@@ -7,7 +7,9 @@
  * data tables (ps_data__x, ps_data_local__x) are reported as the table name
  * x. A watch emits once when it starts, then after every relevant commit,
  * throttled (default 30 ms); it never runs concurrently with itself and
- * never drops the last change of a burst.
+ * never drops the last change of a burst. Query watches also re-run after
+ * powersync_db_update_schema changed the schema (a view may now read other
+ * tables or rows); table watches report data changes only.
  *
  * Callback thread (every callback of this header, including user_data_free
  * when the watch ends from its own callback): the database's dispatch
@@ -108,7 +110,8 @@ POWERSYNC_API int powersync_db_watch_tables(
  * Runs sql (one statement, on a reader, params[0..n) bound to ?1..?n, both
  * copied) and calls cb with its rows: once at the start (emit_initial), then
  * after commits touching the tables it reads. Those are opts->tables when
- * given, else found now with EXPLAIN (so invalid SQL fails this call).
+ * given, else found now with EXPLAIN (so invalid SQL fails this call) and
+ * found again after each schema change.
  * @return POWERSYNC_OK, POWERSYNC_EINVAL, POWERSYNC_ENOMEM,
  *   POWERSYNC_ECLOSED, or the SQLite code of a failing EXPLAIN. Otherwise
  *   as powersync_db_watch_tables.

@@ -442,10 +442,26 @@ int powersync_db_close(powersync_db *db) {
 /* --- Schema, clear, client id -----------------------------------------------
  */
 
-/* Runs one statement inside BEGIN IMMEDIATE ... COMMIT on the writer. */
+/* PRAGMA schema_version: SQLite raises it with every change of the schema
+ * (tables, views, indexes, triggers). */
+static int schema_version(sqlite3 *conn, int64_t *out) {
+  char *text = NULL;
+  int rc = query_text(conn, "PRAGMA schema_version", &text);
+  if (rc == POWERSYNC_OK)
+    *out = strtoll(text, NULL, 10);
+  free(text);
+  return rc;
+}
+
+/* Runs one statement inside BEGIN IMMEDIATE ... COMMIT on the writer. With
+ * schema_changed, also reports whether the statement changed the schema:
+ * both versions are read inside the transaction, so another connection's
+ * change cannot count as ours. */
 static int write_statement(powersync_db *db, const char *sql,
-                           const powersync_value *params, size_t n) {
+                           const powersync_value *params, size_t n,
+                           int *schema_changed) {
   powersync_lease *lease = NULL;
+  int64_t before = 0, after = 0;
   sqlite3 *conn;
   int rc = ps__pool_acquire(db, 1, -1, &lease);
   if (rc != POWERSYNC_OK)
@@ -453,13 +469,20 @@ static int write_statement(powersync_db *db, const char *sql,
   conn = powersync_lease_sqlite(lease);
   rc = ps__db_exec(conn, "BEGIN IMMEDIATE");
   if (rc == POWERSYNC_OK) {
-    rc = run_bound(conn, sql, params, n);
+    if (schema_changed)
+      rc = schema_version(conn, &before);
+    if (rc == POWERSYNC_OK)
+      rc = run_bound(conn, sql, params, n);
+    if (rc == POWERSYNC_OK && schema_changed)
+      rc = schema_version(conn, &after);
     if (rc == POWERSYNC_OK)
       rc = commit(conn);
     else
       rollback_quietly(conn);
   }
   powersync_lease_release(lease);
+  if (schema_changed)
+    *schema_changed = rc == POWERSYNC_OK && before != after;
   return rc;
 }
 
@@ -467,6 +490,7 @@ int powersync_db_update_schema(powersync_db *db,
                                const powersync_schema *schema) {
   char *json = NULL;
   powersync_value param;
+  int changed = 0;
   int rc;
 
   ps__error_reset();
@@ -475,11 +499,19 @@ int powersync_db_update_schema(powersync_db *db,
   rc = schema_json_of(schema, &json);
   if (rc != POWERSYNC_OK)
     return rc;
-  /* Readers need no nudge: SQLite compares the schema cookie when a reader
-   * starts its next transaction and reloads the schema. */
+  /* Readers need no nudge for queries: SQLite compares the schema cookie
+   * when a reader starts its next transaction and reloads the schema. (Not
+   * for EXPLAIN, which runs nothing; watch.c checks the cookie itself.) */
   param = powersync_text(json);
-  rc = write_statement(db, "SELECT powersync_replace_schema(?)", &param, 1);
+  rc = write_statement(db, "SELECT powersync_replace_schema(?)", &param, 1,
+                       &changed);
   powersync_free(json);
+  /* The core leaves an unchanged schema alone; then no watch needs to
+   * re-run. After a change, query watches find their tables again and
+   * re-run: a view may now read another table, which no update hook
+   * reports. Called after the commit and with no lease held. */
+  if (changed)
+    ps__pool_schema_changed(db);
   return rc;
 }
 
@@ -493,7 +525,7 @@ int powersync_db_clear(powersync_db *db, unsigned int flags) {
   /* The flag bits are the core's powersync_clear bits. POWERSYNC_EBUSY is
    * reserved for when the sync client runs (a later part of the SDK). */
   param = powersync_int((int64_t)flags);
-  return write_statement(db, "SELECT powersync_clear(?)", &param, 1);
+  return write_statement(db, "SELECT powersync_clear(?)", &param, 1, NULL);
 }
 
 const char *powersync_db_client_id(powersync_db *db) {

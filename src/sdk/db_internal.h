@@ -27,6 +27,7 @@ struct ps__conn {
 struct ps__listener {
   uint64_t id;
   ps__change_fn fn;
+  ps__schema_fn schema_fn; /* NULL: not interested in schema changes. */
   void *user_data;
 };
 
@@ -48,7 +49,8 @@ struct powersync_db {
   struct ps__conn writer;
   struct ps__conn *readers;
   size_t reader_count;
-  char *client_id; /* Cached powersync_client_id(). */
+  char *client_id;            /* Cached powersync_client_id(). */
+  uint64_t schema_generation; /* See ps__db_schema_generation. */
 
   /* Listeners: their own mutex, held while delivering, so that removing a
    * listener waits for a delivery in progress. */
@@ -79,6 +81,9 @@ void ps__pool_begin_close(powersync_db *db);
 void ps__pool_wait_idle(powersync_db *db);
 /* Drops every listener; after this returns none is running. */
 void ps__pool_clear_listeners(powersync_db *db);
+/* Raises the schema generation and calls the schema listeners (after
+ * powersync_db_update_schema committed a different schema). */
+void ps__pool_schema_changed(powersync_db *db);
 
 /* --- query.c ----------------------------------------------------------------
  */

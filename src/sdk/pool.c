@@ -19,6 +19,11 @@
  * never appear there) while the connection is still exclusively ours. The
  * connection is then returned to the pool and the table set delivered to
  * the listeners without any lease held.
+ *
+ * Replacing the schema writes no rows, so the core reports nothing for it;
+ * powersync_db_update_schema calls ps__pool_schema_changed instead, which
+ * raises a generation counter and calls the listeners' schema functions the
+ * same way (listen_mu held, counted in leases_out).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -311,7 +316,8 @@ void ps__pool_wait_idle(powersync_db *db) {
  */
 
 int ps__db_add_change_listener(powersync_db *db, ps__change_fn fn,
-                               void *user_data, uint64_t *id_out) {
+                               ps__schema_fn schema_fn, void *user_data,
+                               uint64_t *id_out) {
   int closing;
   int rc = POWERSYNC_OK;
 
@@ -338,6 +344,7 @@ int ps__db_add_change_listener(powersync_db *db, ps__change_fn fn,
     struct ps__listener *l = &db->listeners[db->listener_count++];
     l->id = ++db->next_listener_id;
     l->fn = fn;
+    l->schema_fn = schema_fn;
     l->user_data = user_data;
     *id_out = l->id;
   }
@@ -367,6 +374,40 @@ void ps__pool_clear_listeners(powersync_db *db) {
   pthread_mutex_lock(&db->listen_mu);
   db->listener_count = 0;
   pthread_mutex_unlock(&db->listen_mu);
+}
+
+uint64_t ps__db_schema_generation(powersync_db *db) {
+  uint64_t generation;
+  pthread_mutex_lock(&db->mu);
+  generation = db->schema_generation;
+  pthread_mutex_unlock(&db->mu);
+  return generation;
+}
+
+void ps__pool_schema_changed(powersync_db *db) {
+  size_t i;
+  pthread_mutex_lock(&db->mu);
+  db->schema_generation++;
+  if (db->closing) {
+    pthread_mutex_unlock(&db->mu);
+    return;
+  }
+  /* Counted like a change delivery, so that close waits for it. */
+  db->leases_out++;
+  pthread_mutex_unlock(&db->mu);
+
+  /* Held during the calls, as in deliver_changes: removing a listener
+   * waits for its call to end. */
+  pthread_mutex_lock(&db->listen_mu);
+  for (i = 0; i < db->listener_count; i++)
+    if (db->listeners[i].schema_fn)
+      db->listeners[i].schema_fn(db->listeners[i].user_data);
+  pthread_mutex_unlock(&db->listen_mu);
+
+  pthread_mutex_lock(&db->mu);
+  if (--db->leases_out == 0)
+    pthread_cond_broadcast(&db->idle_cv);
+  pthread_mutex_unlock(&db->mu);
 }
 
 const char *ps__view_table_name(const char *name) {

@@ -42,11 +42,27 @@ void ps__log(powersync_log_level level, const char *tag, const char *fmt, ...)
 typedef void (*ps__change_fn)(const char *const *tables, size_t count,
                               void *user_data);
 
-/* Registers a listener; *id_out identifies it for removal. */
+/* Called after powersync_db_update_schema committed a schema that differs
+ * from the previous one, on the thread that called it, with no lease held.
+ * Replacing the schema reports no table changes (views and tables are
+ * re-created, not written), yet a query may now read other tables or other
+ * rows. The rules of ps__change_fn apply: only record and post. */
+typedef void (*ps__schema_fn)(void *user_data);
+
+/* Registers a listener for table changes and, when schema_fn is not NULL,
+ * schema changes; *id_out identifies it for removal. */
 int ps__db_add_change_listener(powersync_db *db, ps__change_fn fn,
-                               void *user_data, uint64_t *id_out);
-/* After this returns, fn is not running and will not be called again. */
+                               ps__schema_fn schema_fn, void *user_data,
+                               uint64_t *id_out);
+/* After this returns, neither fn nor schema_fn is running, and neither will
+ * be called again. */
 void ps__db_remove_change_listener(powersync_db *db, uint64_t id);
+
+/* Counts schema changes: it is raised after the new schema is committed and
+ * before the schema listeners are called, so a reader started after seeing
+ * a new value sees that schema (or a newer one). Watches compare it with
+ * the value their tables were found at. */
+uint64_t ps__db_schema_generation(powersync_db *db);
 
 /* Maps "ps_data__x" and "ps_data_local__x" to "x"; other names unchanged.
  * Returns a pointer into name. */

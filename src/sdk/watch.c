@@ -17,11 +17,23 @@
  * merged, and the last change of a burst is always delivered. As at most one
  * run is scheduled or running, a watch never runs concurrently with itself.
  *
- * A query watch finds its tables once, when it starts, with EXPLAIN: the
- * root pages that OpenRead/OpenWrite open in the main schema (p3 = 0) are
- * looked up in sqlite_master. All names (found, given, notified) are
- * compared after mapping ps_data__x and ps_data_local__x to x, so a watch on
- * view x matches its table under either name.
+ * A query watch finds its tables when it starts, with EXPLAIN: the root
+ * pages that OpenRead/OpenWrite open in the main schema (p3 = 0) are looked
+ * up in sqlite_master. All names (found, given, notified) are compared
+ * after mapping ps_data__x and ps_data_local__x to x, so a watch on view x
+ * matches its table under either name.
+ *
+ * Schema changes (sdk.md sections 4 and 6): replacing the schema re-creates
+ * views and tables without an update hook firing, yet a view may now read
+ * another table (a different view_name mapping) or other rows (switched to
+ * or from local-only). So query watches also register a schema listener,
+ * which marks them dirty and schedules a run like a relevant commit does.
+ * Before it queries, a run compares the database's schema generation with
+ * the one its tables were found at and, when they differ, finds them again
+ * (only when they were found with EXPLAIN; given tables stay). Reading the
+ * generation before EXPLAIN means a change during the discovery is found
+ * again by the run its listener call schedules. Table watches are not told:
+ * they report data changes, and the schema change has none.
  *
  * A differential watch keeps the previous result and compares it with the
  * new one by the key column: both sides are sorted by key and merged, giving
@@ -67,7 +79,6 @@ struct powersync_watch {
   enum watch_kind kind;
   powersync_db *db;
   struct ps__dispatcher *disp;
-  struct watch_names tables; /* Watched (view) names; empty: any (TABLES). */
   char *sql;
   powersync_value *params;
   size_t nparams;
@@ -88,8 +99,13 @@ struct powersync_watch {
   int free_user_after_run; /* Cancelled from its own callback. */
   int64_t last_end_ms;     /* When the previous run ended. */
   struct watch_names changed; /* TABLES: changes since the last run. */
+  /* Watched (view) names; empty: any (TABLES). Fixed for TABLES and given
+   * tables; otherwise replaced by runs after a schema change. */
+  struct watch_names tables;
 
   /* Only touched by runs, which never overlap. */
+  int discover;         /* Tables found with EXPLAIN (set at creation). */
+  uint64_t schema_gen;  /* Schema generation tables were found at. */
   int emitted;          /* At least one emission (or baseline) happened. */
   int silent_baseline;  /* DIFF without emit_initial: first run is quiet. */
   powersync_rows *prev; /* DIFF: the previous result. */
@@ -211,18 +227,49 @@ static int lookup_root_pages(sqlite3 *conn, const struct ps__buf *pages,
   return rc;
 }
 
+/* Starts a read transaction on conn whose schema is current. EXPLAIN
+ * compiles against the connection's cached schema and runs nothing, so on
+ * its own it never notices that the writer replaced the schema: a view
+ * re-created over another table would still be explained with its old
+ * definition. Reading sqlite_master checks the schema cookie and reloads a
+ * stale schema; the transaction then keeps EXPLAIN and the root page lookup
+ * on that same schema. */
+static int begin_current_schema(sqlite3 *conn) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_exec(conn, "BEGIN", NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return ps__error_sqlite(conn, rc);
+  rc = sqlite3_prepare_v2(conn, "SELECT 1 FROM sqlite_master LIMIT 1", -1, &st,
+                          NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step(st);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return POWERSYNC_OK;
+  rc = ps__error_sqlite(conn, rc);
+  sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
 /* The (view) names of the tables sql reads, found on a reader. */
 static int watch_find_tables(powersync_db *db, const char *sql,
                              struct watch_names *out) {
   powersync_lease *lease = NULL;
   struct ps__buf pages;
+  sqlite3 *conn;
   int rc = powersync_db_lease_read(db, -1, &lease);
   if (rc != POWERSYNC_OK)
     return rc;
+  conn = powersync_lease_sqlite(lease);
   ps__buf_init(&pages, PS_BUF_DEFAULT_MAX);
-  rc = explain_root_pages(powersync_lease_sqlite(lease), sql, &pages);
-  if (rc == POWERSYNC_OK)
-    rc = lookup_root_pages(powersync_lease_sqlite(lease), &pages, out);
+  rc = begin_current_schema(conn);
+  if (rc == POWERSYNC_OK) {
+    rc = explain_root_pages(conn, sql, &pages);
+    if (rc == POWERSYNC_OK)
+      rc = lookup_root_pages(conn, &pages, out);
+    /* Read-only: ending it cannot fail in a way that matters here. */
+    sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);
+  }
   ps__buf_free(&pages);
   powersync_lease_release(lease);
   return rc;
@@ -355,6 +402,20 @@ static void watch_on_change(const char *const *tables, size_t count,
       if (!w->scheduled && !w->running)
         watch_schedule_locked(w, watch_throttle_delay_locked(w));
     }
+  }
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* ps__schema_fn: the schema changed, so the query's tables and result may
+ * have; runs where watch_on_change runs and likewise only schedules. The
+ * run finds the tables again (see watch_refresh_tables). */
+static void watch_on_schema(void *arg) {
+  struct powersync_watch *w = arg;
+  pthread_mutex_lock(&w->mu);
+  if (!w->cancelled && !w->detached) {
+    w->dirty = 1;
+    if (!w->scheduled && !w->running)
+      watch_schedule_locked(w, watch_throttle_delay_locked(w));
   }
   pthread_mutex_unlock(&w->mu);
 }
@@ -586,9 +647,39 @@ static void watch_emit_diff(struct powersync_watch *w, powersync_rows *cur) {
   powersync_rows_free(changed);
 }
 
+/* Finds the tables again when the schema changed since they were found.
+ * On failure the old set stays and the generation is not recorded, so the
+ * next run tries again (a later schema may bring a dropped view back). */
+static int watch_refresh_tables(struct powersync_watch *w) {
+  struct watch_names found, old;
+  uint64_t gen;
+  int rc;
+  if (!w->discover)
+    return POWERSYNC_OK;
+  gen = ps__db_schema_generation(w->db);
+  if (gen == w->schema_gen)
+    return POWERSYNC_OK;
+  memset(&found, 0, sizeof found);
+  rc = watch_find_tables(w->db, w->sql, &found);
+  if (rc != POWERSYNC_OK) {
+    names_free(&found);
+    return rc;
+  }
+  /* Swapped under mu: the change listener reads the set on other threads. */
+  pthread_mutex_lock(&w->mu);
+  old = w->tables;
+  w->tables = found;
+  pthread_mutex_unlock(&w->mu);
+  names_free(&old);
+  w->schema_gen = gen;
+  return POWERSYNC_OK;
+}
+
 static void watch_emit_query(struct powersync_watch *w) {
   powersync_rows *rows = NULL;
-  int rc = powersync_db_query(w->db, w->sql, w->params, w->nparams, &rows);
+  int rc = watch_refresh_tables(w);
+  if (rc == POWERSYNC_OK)
+    rc = powersync_db_query(w->db, w->sql, w->params, w->nparams, &rows);
   if (rc == POWERSYNC_ECLOSED)
     return; /* The database is closing: nobody wants to hear about it. */
   if (rc != POWERSYNC_OK) {
@@ -697,24 +788,34 @@ static int watch_add_names(struct watch_names *set, const char *const *names,
   return POWERSYNC_OK;
 }
 
-/* Registers the free hook and the change listener, then queues the first
- * run when the watch emits initially (a quiet differential baseline runs
- * too). On failure everything registered is undone. */
+/* Registers the free hook and the change (and, for query watches, schema)
+ * listener, then queues the first run when the watch emits initially (a
+ * quiet differential baseline runs too) or the schema changed since its
+ * tables were found. On failure everything registered is undone. */
 static int watch_start(struct powersync_watch *w, int emit_initial) {
-  int rc;
+  int stale, rc;
   if (w->disp == NULL)
     return ps__error_set(POWERSYNC_ECLOSED, "the database is closed");
   rc = ps__dispatcher_add_free_hook(w->disp, watch_on_dispatcher_free, w,
                                     &w->hook_id);
   if (rc != POWERSYNC_OK)
     return ps__error_set(rc, "cannot register the watch");
-  rc = ps__db_add_change_listener(w->db, watch_on_change, w, &w->listener_id);
+  rc = ps__db_add_change_listener(
+      w->db, watch_on_change, w->kind == WATCH_TABLES ? NULL : watch_on_schema,
+      w, &w->listener_id);
   if (rc != POWERSYNC_OK) {
     ps__dispatcher_remove_free_hook(w->disp, w->hook_id);
     return rc;
   }
-  if (emit_initial || w->silent_baseline) {
+  /* A schema change between finding the tables and registering the
+   * listener was not heard: it is relevant, so run now (that run finds
+   * the tables again). */
+  stale = w->discover && ps__db_schema_generation(w->db) != w->schema_gen;
+  if (emit_initial || w->silent_baseline || stale) {
     pthread_mutex_lock(&w->mu);
+    /* A run already going may have read the old generation: one more. */
+    if (stale)
+      w->dirty = 1;
     /* A commit since the listener was added may have queued a run
      * already; that run is the initial one. */
     if (!w->scheduled && !w->running)
@@ -795,8 +896,12 @@ static int watch_query_new(powersync_db *db, enum watch_kind kind,
     rc = ps__error_set(POWERSYNC_ENOMEM, "out of memory");
   else if (o.tables != NULL || o.table_count > 0)
     rc = watch_add_names(&w->tables, o.tables, o.table_count);
-  else
+  else {
+    /* Read first: a schema change during EXPLAIN is then noticed. */
+    w->discover = 1;
+    w->schema_gen = ps__db_schema_generation(db);
     rc = watch_find_tables(db, sql, &w->tables);
+  }
   if (rc == POWERSYNC_OK)
     rc = watch_start(w, o.emit_initial);
   if (rc != POWERSYNC_OK) {

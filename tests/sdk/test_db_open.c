@@ -178,6 +178,96 @@ static void db_clear_empties_synced_data(void **state) {
   ASSERT_PS_OK(powersync_db_close(db));
 }
 
+/* Fills the database of db_clear_flags_choose_what_goes: a todo written
+ * locally (queued for upload), one as if downloaded (no queue entry), a row
+ * of the local-only notes, and a bucket with one operation. */
+static void clear_fill(powersync_db *db) {
+  th_insert_todo(db, "local write");
+  ASSERT_PS_OK(
+      powersync_db_execute(db,
+                           "INSERT INTO ps_data__todos(id, data) VALUES "
+                           "('synced', '{\"description\":\"downloaded\"}')",
+                           NULL, 0, NULL));
+  ASSERT_PS_OK(powersync_db_execute(
+      db, "INSERT INTO notes(id, body) VALUES (uuid(), 'kept')", NULL, 0,
+      NULL));
+  ASSERT_PS_OK(powersync_db_execute(
+      db,
+      "INSERT INTO ps_buckets(name, last_applied_op, last_op) "
+      "VALUES ('b', 5, 5)",
+      NULL, 0, NULL));
+  ASSERT_PS_OK(powersync_db_execute(
+      db,
+      "INSERT INTO ps_oplog(bucket, op_id, row_type, row_id, data, hash) "
+      "SELECT id, 5, 'todos', 'synced', '{}', 0 FROM ps_buckets",
+      NULL, 0, NULL));
+}
+
+/* The number of rows in table. */
+static int64_t clear_count(powersync_db *db, const char *table) {
+  char sql[128];
+  snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+  return th_query_int(db, sql);
+}
+
+/* Each flag combination through the public API (sdk.md section 8,
+ * disconnectAndClear): synced rows and the upload queue always go,
+ * local-only rows only with POWERSYNC_CLEAR_LOCAL, downloaded bucket data
+ * stays with POWERSYNC_CLEAR_SOFT (with its progress reset), and the client
+ * id survives. A file database, so the counts are read on readers. */
+static void db_clear_flags_choose_what_goes(void **state) {
+  static const unsigned int flags[] = {
+      0, POWERSYNC_CLEAR_SOFT, POWERSYNC_CLEAR_LOCAL,
+      POWERSYNC_CLEAR_LOCAL | POWERSYNC_CLEAR_SOFT};
+  powersync_schema *s = th_schema(0);
+  powersync_table *t = NULL;
+  powersync_upload_queue_stats stats;
+  powersync_db *db = NULL;
+  char saved[64];
+  size_t i;
+  (void)state;
+
+  ASSERT_PS_OK(powersync_schema_add_table(s, "notes", &t));
+  ASSERT_PS_OK(powersync_table_add_column(t, "body", POWERSYNC_COLUMN_TEXT));
+  ASSERT_PS_OK(powersync_table_set_flags(t, POWERSYNC_TABLE_LOCAL_ONLY));
+  ASSERT_PS_OK(powersync_db_open(&db, th_db_path("clear_flags"), s, NULL));
+  powersync_schema_free(s);
+  assert_non_null(powersync_db_client_id(db));
+  snprintf(saved, sizeof(saved), "%s", powersync_db_client_id(db));
+
+  for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+    int local = (flags[i] & POWERSYNC_CLEAR_LOCAL) != 0;
+    int soft = (flags[i] & POWERSYNC_CLEAR_SOFT) != 0;
+    int64_t notes_before;
+    clear_fill(db);
+    notes_before = clear_count(db, "notes");
+    ASSERT_PS_OK(powersync_db_upload_queue_stats(db, &stats));
+    assert_true(stats.count > 0);
+    assert_int_equal(clear_count(db, "todos"), 2);
+
+    ASSERT_PS_OK(powersync_db_clear(db, flags[i]));
+    assert_int_equal(clear_count(db, "todos"), 0);
+    assert_int_equal(clear_count(db, "ps_data__todos"), 0);
+    ASSERT_PS_OK(powersync_db_upload_queue_stats(db, &stats));
+    assert_int_equal(stats.count, 0);
+    assert_int_equal(clear_count(db, "notes"), local ? 0 : notes_before);
+    /* clear_fill adds one bucket and operation per round. */
+    assert_int_equal(clear_count(db, "ps_buckets"), soft ? 1 : 0);
+    assert_int_equal(clear_count(db, "ps_oplog"), soft ? 1 : 0);
+    if (soft) {
+      assert_int_equal(
+          th_query_int(db, "SELECT last_applied_op FROM ps_buckets"), 0);
+      /* Keep the next round's bucket name free. */
+      ASSERT_PS_OK(
+          powersync_db_execute(db, "DELETE FROM ps_oplog", NULL, 0, NULL));
+      ASSERT_PS_OK(
+          powersync_db_execute(db, "DELETE FROM ps_buckets", NULL, 0, NULL));
+    }
+    assert_string_equal(powersync_db_client_id(db), saved);
+  }
+  ASSERT_PS_OK(powersync_db_close(db));
+}
+
 static void db_rejects_bad_arguments(void **state) {
   powersync_db *db = (powersync_db *)1;
   powersync_db_options opts = POWERSYNC_DB_OPTIONS_INIT;
@@ -326,6 +416,7 @@ int main(void) {
       cmocka_unit_test(db_reopen_keeps_data_and_client_id),
       cmocka_unit_test(db_update_schema_is_seen_by_readers),
       cmocka_unit_test(db_clear_empties_synced_data),
+      cmocka_unit_test(db_clear_flags_choose_what_goes),
       cmocka_unit_test(db_rejects_bad_arguments),
       cmocka_unit_test(db_statement_errors),
       cmocka_unit_test(errstr_names_every_code),

@@ -168,8 +168,8 @@ static void many_threads_do_not_deadlock(void **state) {
   int i, inserted = 0;
   (void)state;
 
-  ASSERT_PS_OK(
-      ps__db_add_change_listener(db, count_notifications, &notified, &id));
+  ASSERT_PS_OK(ps__db_add_change_listener(db, count_notifications, NULL,
+                                          &notified, &id));
   for (i = 0; i < MIX_THREADS; i++) {
     memset(&args[i], 0, sizeof(args[i]));
     args[i].db = db;

@@ -154,7 +154,7 @@ static void changes_delivered_after_commit_only(void **state) {
   (void)state;
 
   memset(&c, 0, sizeof(c));
-  ASSERT_PS_OK(ps__db_add_change_listener(db, record_changes, &c, &id));
+  ASSERT_PS_OK(ps__db_add_change_listener(db, record_changes, NULL, &c, &id));
   assert_true(id != 0);
 
   /* Rolled back: nothing is reported. */
@@ -186,7 +186,7 @@ static void changes_from_raw_lease(void **state) {
   (void)state;
 
   memset(&c, 0, sizeof(c));
-  ASSERT_PS_OK(ps__db_add_change_listener(db, record_changes, &c, &id));
+  ASSERT_PS_OK(ps__db_add_change_listener(db, record_changes, NULL, &c, &id));
   ASSERT_PS_OK(powersync_db_lease_write(db, -1, &lease));
   assert_int_equal(sqlite3_exec(powersync_lease_sqlite(lease),
                                 "CREATE TABLE t(a); INSERT INTO t VALUES (1);",

@@ -5,7 +5,9 @@
  * rolled-back writes never notifying, ps_data__/ps_data_local__ names mapped
  * to view names, differential results, cancellation (also from the
  * callback, and with a throttled run pending), closing while a callback runs,
- * and delivery on the application's thread (POWERSYNC_DISPATCH_APP).
+ * delivery on the application's thread (POWERSYNC_DISPATCH_APP), re-runs
+ * and table re-discovery after schema changes, and notifications from
+ * powersync_db_clear.
  *
  * Nothing here depends on timing beyond lower bounds the SDK guarantees:
  * waits use condition variables with generous timeouts, and properties are
@@ -627,6 +629,176 @@ static void watch_close_while_callback_runs(void **state) {
   wrec_destroy(&r);
 }
 
+/* The schema of open_db with todos changed by variant: 1 makes todos
+ * local-only (its rows stay behind in ps_untyped, the view then reads the
+ * empty ps_data_local__todos), 2 replaces the table todos with a table
+ * items whose view is named todos (the view then reads ps_data__items). */
+static void update_todos_schema(powersync_db *db, int variant) {
+  powersync_schema *s = powersync_schema_new();
+  powersync_table *t = NULL;
+  assert_non_null(s);
+  ASSERT_PS_OK(
+      powersync_schema_add_table(s, variant == 2 ? "items" : "todos", &t));
+  ASSERT_PS_OK(
+      powersync_table_add_column(t, "description", POWERSYNC_COLUMN_TEXT));
+  ASSERT_PS_OK(powersync_table_add_column(t, "done", POWERSYNC_COLUMN_INTEGER));
+  if (variant == 1)
+    ASSERT_PS_OK(powersync_table_set_flags(t, POWERSYNC_TABLE_LOCAL_ONLY));
+  else
+    ASSERT_PS_OK(powersync_table_set_view_name(t, "todos"));
+  ASSERT_PS_OK(powersync_schema_add_table(s, "lists", &t));
+  ASSERT_PS_OK(powersync_table_add_column(t, "name", POWERSYNC_COLUMN_TEXT));
+  ASSERT_PS_OK(powersync_schema_add_table(s, "drafts", &t));
+  ASSERT_PS_OK(powersync_table_add_column(t, "body", POWERSYNC_COLUMN_TEXT));
+  ASSERT_PS_OK(powersync_table_set_flags(t, POWERSYNC_TABLE_LOCAL_ONLY));
+  ASSERT_PS_OK(powersync_db_update_schema(db, s));
+  powersync_schema_free(s);
+}
+
+/* A schema change is a relevant change of its own: the view may now read
+ * another (here: empty) table, and no update hook reports that. */
+static void watch_query_reruns_after_schema_change(void **state) {
+  powersync_db *db = open_db("schemalocal", POWERSYNC_DISPATCH_THREAD);
+  powersync_watch_options o = opts_throttle(0);
+  powersync_watch *w = NULL, *d = NULL, *tw = NULL;
+  struct wrec r, dr, tr;
+  (void)state;
+  wrec_init(&r);
+  wrec_init(&dr);
+  wrec_init(&tr);
+  exec(db, "INSERT INTO todos(id, description) VALUES ('a', 'one'), "
+           "('b', 'two')");
+  ASSERT_PS_OK(powersync_db_watch_query(db, COUNT_TODOS, NULL, 0, &o, on_rows,
+                                        &r, NULL, &w));
+  ASSERT_PS_OK(powersync_db_watch_query_diff(
+      db, "SELECT id, description FROM todos ORDER BY id", NULL, 0, "id", &o,
+      on_diff, &dr, NULL, &d));
+  assert_int_equal(wrec_wait_ge(&r, &r.calls, 1), 1);
+  assert_int_equal(wrec_wait_ge(&dr, &dr.calls, 1), 1);
+  assert_int_equal(r.value, 2);
+  /* Watches of table names hear only of data changes. */
+  o.emit_initial = 0;
+  ASSERT_PS_OK(powersync_db_watch_tables(db, (const char *const[]){"todos"}, 1,
+                                         &o, on_tables, &tr, NULL, &tw));
+
+  update_todos_schema(db, 1);
+  assert_int_equal(wrec_wait_value(&r, 0), 0);
+  assert_int_equal(wrec_wait_ge(&dr, &dr.calls, 2), 2);
+  dispatch_barrier(db);
+  /* One run per schema change. */
+  assert_int_equal(wrec_calls(&r), 2);
+  assert_int_equal(wrec_calls(&dr), 2);
+  assert_int_equal(wrec_calls(&tr), 0);
+  assert_string_equal(dr.added, "");
+  assert_string_equal(dr.removed, "a=one;b=two;");
+  assert_string_equal(dr.changed, "");
+
+  /* Applying the same schema again changes nothing: no run. */
+  update_todos_schema(db, 1);
+  dispatch_barrier(db);
+  assert_int_equal(wrec_calls(&r), 2);
+  assert_int_equal(wrec_calls(&dr), 2);
+
+  /* Writes to the local-only table notify the same watches. */
+  exec(db, "INSERT INTO todos(id, description) VALUES ('c', 'local')");
+  assert_int_equal(wrec_wait_value(&r, 1), 1);
+  assert_int_equal(wrec_wait_ge(&dr, &dr.calls, 3), 3);
+  assert_string_equal(dr.added, "c=local;");
+  assert_int_equal(wrec_wait_ge(&tr, &tr.calls, 1), 1);
+  assert_string_equal(tr.tables, "todos");
+  assert_int_equal(r.errors + dr.errors, 0);
+  powersync_watch_cancel(w);
+  powersync_watch_cancel(d);
+  powersync_watch_cancel(tw);
+  ASSERT_PS_OK(powersync_db_close(db));
+  wrec_destroy(&r);
+  wrec_destroy(&dr);
+  wrec_destroy(&tr);
+}
+
+/* After the schema change the view todos reads ps_data__items: the watch
+ * must find its tables again, or it never hears of writes to todos. The
+ * readers have the old view compiled in their schema cache, and EXPLAIN
+ * alone never checks it is current. */
+static void watch_query_re_resolves_tables_after_schema_change(void **state) {
+  powersync_db *db = open_db("schemaview", POWERSYNC_DISPATCH_THREAD);
+  powersync_watch_options o = opts_throttle(0);
+  powersync_watch *w = NULL, *quiet = NULL;
+  struct wrec r, q;
+  int i;
+  (void)state;
+  wrec_init(&r);
+  wrec_init(&q);
+  th_insert_todo(db, "old");
+  ASSERT_PS_OK(powersync_db_watch_query(db, COUNT_TODOS, NULL, 0, &o, on_rows,
+                                        &r, NULL, &w));
+  /* Without an initial emission: the schema change still causes a run. */
+  o.emit_initial = 0;
+  ASSERT_PS_OK(powersync_db_watch_query(db, COUNT_TODOS, NULL, 0, &o, on_rows,
+                                        &q, NULL, &quiet));
+  assert_int_equal(wrec_wait_ge(&r, &r.calls, 1), 1);
+  assert_int_equal(r.value, 1);
+  /* Load the schema into every reader. */
+  for (i = 0; i < 12; i++)
+    assert_int_equal(th_query_int(db, COUNT_TODOS), 1);
+
+  update_todos_schema(db, 2);
+  assert_int_equal(wrec_wait_value(&r, 0), 0);
+  assert_int_equal(wrec_wait_value(&q, 0), 0);
+  dispatch_barrier(db);
+  assert_int_equal(wrec_calls(&r), 2);
+  assert_int_equal(wrec_calls(&q), 1);
+
+  /* todos now writes ps_data__items, which the watches follow... */
+  th_insert_todo(db, "new");
+  assert_int_equal(wrec_wait_value(&r, 1), 1);
+  assert_int_equal(wrec_wait_value(&q, 1), 1);
+  /* ...and still ignore the tables they do not read. */
+  assert_int_equal(wrec_wait_ge(&r, &r.calls, 3), 3);
+  exec(db, "INSERT INTO lists(id, name) VALUES (uuid(), 'l')");
+  dispatch_barrier(db);
+  assert_int_equal(wrec_calls(&r), 3);
+  assert_int_equal(wrec_calls(&q), 2);
+  assert_int_equal(r.errors + q.errors, 0);
+  powersync_watch_cancel(w);
+  powersync_watch_cancel(quiet);
+  ASSERT_PS_OK(powersync_db_close(db));
+  wrec_destroy(&r);
+  wrec_destroy(&q);
+}
+
+/* Clearing deletes rows with update hooks firing: watches of synced tables
+ * hear of it, watches of local-only tables only with POWERSYNC_CLEAR_LOCAL. */
+static void watch_notified_by_clear(void **state) {
+  powersync_db *db = open_db("clear", POWERSYNC_DISPATCH_THREAD);
+  powersync_watch_options o = opts_throttle(0);
+  powersync_watch *w = NULL, *lw = NULL;
+  struct wrec r, lr;
+  (void)state;
+  wrec_init(&r);
+  wrec_init(&lr);
+  th_insert_todo(db, "synced");
+  exec(db, "INSERT INTO drafts(id, body) VALUES ('d', 'local')");
+  ASSERT_PS_OK(powersync_db_watch_query(db, COUNT_TODOS, NULL, 0, &o, on_rows,
+                                        &r, NULL, &w));
+  ASSERT_PS_OK(powersync_db_watch_query(db, "SELECT count(*) FROM drafts", NULL,
+                                        0, &o, on_rows, &lr, NULL, &lw));
+  assert_int_equal(wrec_wait_value(&r, 1), 1);
+  assert_int_equal(wrec_wait_value(&lr, 1), 1);
+  ASSERT_PS_OK(powersync_db_clear(db, POWERSYNC_CLEAR_SOFT));
+  assert_int_equal(wrec_wait_value(&r, 0), 0);
+  dispatch_barrier(db);
+  assert_int_equal(wrec_calls(&lr), 1);
+  ASSERT_PS_OK(powersync_db_clear(db, POWERSYNC_CLEAR_LOCAL));
+  assert_int_equal(wrec_wait_value(&lr, 0), 0);
+  assert_int_equal(r.errors + lr.errors, 0);
+  powersync_watch_cancel(w);
+  powersync_watch_cancel(lw);
+  ASSERT_PS_OK(powersync_db_close(db));
+  wrec_destroy(&r);
+  wrec_destroy(&lr);
+}
+
 static int poll_fd(int fd, int timeout_ms) {
   struct pollfd p;
   p.fd = fd;
@@ -686,6 +858,9 @@ int main(void) {
       cmocka_unit_test(watch_cancel_from_own_callback),
       cmocka_unit_test(watch_close_while_callback_runs),
       cmocka_unit_test(watch_app_mode_delivers_on_app_thread),
+      cmocka_unit_test(watch_query_reruns_after_schema_change),
+      cmocka_unit_test(watch_query_re_resolves_tables_after_schema_change),
+      cmocka_unit_test(watch_notified_by_clear),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
