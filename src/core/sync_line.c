@@ -505,7 +505,7 @@ static int visit_int(struct decoder *d, const struct scalar *v, int64_t min,
 }
 
 static int visit_i64(struct decoder *d, const struct scalar *v, int64_t *out) {
-  uint64_t bits;
+  uint64_t bits = 0;
   if (visit_int(d, v, INT64_MIN, INT64_MAX, "i64", &bits))
     return -1;
   *out = (int64_t)bits;
@@ -513,7 +513,7 @@ static int visit_i64(struct decoder *d, const struct scalar *v, int64_t *out) {
 }
 
 static int visit_i32(struct decoder *d, const struct scalar *v, int32_t *out) {
-  uint64_t bits;
+  uint64_t bits = 0;
   if (visit_int(d, v, INT32_MIN, INT32_MAX, "i32", &bits))
     return -1;
   *out = (int32_t)(int64_t)bits;
