@@ -1205,10 +1205,14 @@ static int publish_initial(struct apply_ctx *a, sqlite3_stmt *scan,
 
 /* Memory the in-memory initial publish may use for the copied ops (their
  * strings plus one struct init_op each) before it gives up and falls back
- * to publish_initial()'s index walk. 64 MiB holds a first sync of ~150k
- * ops of the bench's 300-byte rows; larger syncs pay one aborted partial
- * scan (at most this many bytes read sequentially) on top of the walk. */
-#define PS_INITIAL_MEM_BUDGET ((size_t)64 << 20)
+ * to publish_initial()'s index walk. 8 MiB holds a first sync of ~20k ops
+ * of the bench's 300-byte rows, where the saved random reads matter most
+ * relative to the whole sync; larger syncs pay one aborted partial scan (at
+ * most this many bytes read sequentially) on top of the walk. The budget
+ * is kept small because peak memory must not grow with the size of a sync
+ * beyond SQLite's page cache: with 64 MiB a client syncing 1M rows peaked
+ * 55 MiB above one syncing 10k (bench_sync_client with a 2 MiB cache). */
+#define PS_INITIAL_MEM_BUDGET ((size_t)8 << 20)
 
 /* Arena chunks: strings never move once copied, so ops point into them. */
 #define PS_ARENA_CHUNK ((size_t)1 << 20)
