@@ -12,6 +12,7 @@
 #include "powersync/ext.h"
 #include "powersync/log.h"
 #include "powersync/schema.h"
+#include "powersync/sync.h"
 #include "powersync/watch.h"
 
 #endif

@@ -26,10 +26,12 @@ LD_LIBRARY_PATH=$prefix/lib:$(dirname "$libdir") "$work/example_shared" "$work/s
 if ldd "$work/example_shared" | grep -q "libpowersync.so"; then :; else
   echo "example_shared is not linked with libpowersync.so" >&2; exit 1; fi
 
-# Static library (pkg-config --static adds SQLite, pthreads and libm).
+# Static library (pkg-config --static adds SQLite, pthreads and libm; libcurl
+# is linked as the shared library, as applications usually do).
 # shellcheck disable=SC2046,SC2086
 $cc $flags "$src" -o "$work/example_static" $(pkg-config --static --cflags powersync) \
-  "$(dirname "$libdir")/libpowersync.a" $(pkg-config --static --libs-only-l --libs-only-other sqlite3) -pthread -lm
+  "$(dirname "$libdir")/libpowersync.a" $(pkg-config --static --libs-only-l --libs-only-other sqlite3) \
+  $(pkg-config --libs libcurl) -pthread -lm
 "$work/example_static" "$work/static.db"
 
 # CMake package.

@@ -15,16 +15,21 @@ POWERSYNC_BEGIN_DECL
  */
 typedef enum powersync_status {
   POWERSYNC_OK = 0,
-  POWERSYNC_ERROR = -1,     /**< Generic failure; see the message. */
-  POWERSYNC_ENOMEM = -2,    /**< Out of memory. */
-  POWERSYNC_EINVAL = -3,    /**< Invalid argument or API misuse. */
-  POWERSYNC_ETIMEOUT = -4,  /**< A timed wait (lease, wait helper) expired. */
-  POWERSYNC_ECLOSED = -5,   /**< The database is closing or closed. */
-  POWERSYNC_EUSER = -6,     /**< An application callback returned non-zero. */
-  POWERSYNC_ESCHEMA = -7,   /**< The schema is invalid. */
-  POWERSYNC_EVERSION = -8,  /**< Incompatible SQLite or core version. */
-  POWERSYNC_ECONFLICT = -9, /**< Out-of-order or repeated CRUD completion. */
-  POWERSYNC_EBUSY = -10     /**< Refused while another operation runs. */
+  POWERSYNC_ERROR = -1,      /**< Generic failure; see the message. */
+  POWERSYNC_ENOMEM = -2,     /**< Out of memory. */
+  POWERSYNC_EINVAL = -3,     /**< Invalid argument or API misuse. */
+  POWERSYNC_ETIMEOUT = -4,   /**< A timed wait (lease, wait helper) expired. */
+  POWERSYNC_ECLOSED = -5,    /**< The database is closing or closed. */
+  POWERSYNC_EUSER = -6,      /**< An application callback returned non-zero. */
+  POWERSYNC_ESCHEMA = -7,    /**< The schema is invalid. */
+  POWERSYNC_EVERSION = -8,   /**< Incompatible SQLite or core version. */
+  POWERSYNC_ECONFLICT = -9,  /**< Out-of-order or repeated CRUD completion. */
+  POWERSYNC_EBUSY = -10,     /**< Refused while another operation runs. */
+  POWERSYNC_EINTR = -11,     /**< A blocking transport call was woken. */
+  POWERSYNC_ENETWORK = -12,  /**< Connection or transfer failed. */
+  POWERSYNC_EHTTP = -13,     /**< The service answered with an HTTP error. */
+  POWERSYNC_EPROTOCOL = -14, /**< The service sent something unusable. */
+  POWERSYNC_EAUTH = -15      /**< Not signed in, or credentials rejected. */
 } powersync_status;
 
 /**

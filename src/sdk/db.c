@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "db_internal.h"
+#include "sync_internal.h"
 
 /* Sizes and limits of sdk.md section 3. */
 #define PS_JOURNAL_SIZE_LIMIT 6291456 /* 6 MiB, as every SDK. */
@@ -311,8 +312,13 @@ static int db_free(powersync_db *db) {
   if (rc == POWERSYNC_OK)
     rc = rc2;
   ps__pool_destroy(db);
+  ps__status_hub_free(db->status_hub);
+  ps__streams_free(db->streams);
+  if (db->connect_mu_initialised)
+    pthread_mutex_destroy(&db->connect_mu);
   free(db->readers);
   free(db->client_id);
+  powersync_free(db->schema_json);
   free(db->path);
   free(db);
   return rc;
@@ -371,6 +377,19 @@ static int open_readers(powersync_db *db) {
   return POWERSYNC_OK;
 }
 
+/* The status hub (showing the offline status from the start) and the
+ * stream registry exist for the database's whole life. */
+static int init_sync_state(powersync_db *db) {
+  if (pthread_mutex_init(&db->connect_mu, NULL) != 0)
+    return ps__error_set(POWERSYNC_ENOMEM, "cannot create a mutex");
+  db->connect_mu_initialised = 1;
+  db->status_hub = ps__status_hub_new(db->dispatcher);
+  db->streams = ps__streams_new();
+  if (!db->status_hub || !db->streams)
+    return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
+  return ps__status_refresh_offline(db);
+}
+
 int powersync_db_open(powersync_db **out, const char *path,
                       const powersync_schema *schema,
                       const powersync_db_options *opts) {
@@ -411,12 +430,17 @@ int powersync_db_open(powersync_db **out, const char *path,
     if (!db->dispatcher)
       rc = ps__error_set(POWERSYNC_ENOMEM, "cannot start the dispatcher");
   }
-  powersync_free(schema_json);
+  if (rc == POWERSYNC_OK)
+    rc = init_sync_state(db);
+  db->schema_json = schema_json;
   if (rc != POWERSYNC_OK) {
     /* Keep the open error, not one from tearing down. */
     powersync_error saved = *powersync_error_last();
     char message[512];
     snprintf(message, sizeof(message), "%s", saved.message);
+    if (db->status_hub)
+      ps__status_hub_close(db->status_hub);
+    ps__dispatcher_free(db->dispatcher);
     db_free(db);
     return ps__error_set(saved.code, "%s", message);
   }
@@ -430,8 +454,11 @@ int powersync_db_close(powersync_db *db) {
   ps__error_reset();
   if (!db)
     return POWERSYNC_OK;
+  /* The sync client still needs the writer for its final "stop". */
+  ps__sync_shutdown(db);
   ps__pool_begin_close(db);
   ps__pool_clear_listeners(db);
+  ps__status_hub_close(db->status_hub);
   ps__dispatcher_free(db->dispatcher);
   db->dispatcher = NULL;
   ps__pool_wait_idle(db);
@@ -505,6 +532,14 @@ int powersync_db_update_schema(powersync_db *db,
   param = powersync_text(json);
   rc = write_statement(db, "SELECT powersync_replace_schema(?)", &param, 1,
                        &changed);
+  if (rc == POWERSYNC_OK) {
+    /* The sync client sends the schema (its raw tables) with "start". */
+    pthread_mutex_lock(&db->mu);
+    powersync_free(db->schema_json);
+    db->schema_json = json;
+    json = NULL;
+    pthread_mutex_unlock(&db->mu);
+  }
   powersync_free(json);
   /* The core leaves an unchanged schema alone; then no watch needs to
    * re-run. After a change, query watches find their tables again and
@@ -517,15 +552,27 @@ int powersync_db_update_schema(powersync_db *db,
 
 int powersync_db_clear(powersync_db *db, unsigned int flags) {
   powersync_value param;
+  int rc;
   ps__error_reset();
   if (!db)
     return ps__error_set(POWERSYNC_EINVAL, "db is NULL");
   if (flags & ~(POWERSYNC_CLEAR_LOCAL | POWERSYNC_CLEAR_SOFT))
     return ps__error_set(POWERSYNC_EINVAL, "unknown clear flags 0x%x", flags);
-  /* The flag bits are the core's powersync_clear bits. POWERSYNC_EBUSY is
-   * reserved for when the sync client runs (a later part of the SDK). */
+  /* The flag bits are the core's powersync_clear bits. Clearing under a
+   * running sync client would race its iteration: disconnect first (or use
+   * powersync_db_disconnect_and_clear). */
+  pthread_mutex_lock(&db->connect_mu);
+  if (db->sync_client) {
+    pthread_mutex_unlock(&db->connect_mu);
+    return ps__error_set(POWERSYNC_EBUSY,
+                         "cannot clear while connected; disconnect first");
+  }
   param = powersync_int((int64_t)flags);
-  return write_statement(db, "SELECT powersync_clear(?)", &param, 1, NULL);
+  rc = write_statement(db, "SELECT powersync_clear(?)", &param, 1, NULL);
+  pthread_mutex_unlock(&db->connect_mu);
+  if (rc == POWERSYNC_OK)
+    ps__status_refresh_offline(db);
+  return rc;
 }
 
 const char *powersync_db_client_id(powersync_db *db) {
@@ -620,6 +667,31 @@ int powersync_db_read_transaction(powersync_db *db, powersync_tx_cb cb,
  * ----------------------------------------------------------------- */
 
 /* The public powersync_db_dispatch* wrappers live in dispatch.c. */
+char *ps__db_schema_json(powersync_db *db) {
+  char *copy = NULL;
+  pthread_mutex_lock(&db->mu);
+  if (db->schema_json)
+    copy = strdup(db->schema_json);
+  pthread_mutex_unlock(&db->mu);
+  return copy;
+}
+
+struct ps__status_hub *ps__db_status_hub(powersync_db *db) {
+  return db ? db->status_hub : NULL;
+}
+
+struct ps__streams *ps__db_streams(powersync_db *db) {
+  return db ? db->streams : NULL;
+}
+
+struct ps__sync_client **ps__db_sync_client_slot(powersync_db *db) {
+  return &db->sync_client;
+}
+
+pthread_mutex_t *ps__db_connect_mutex(powersync_db *db) {
+  return &db->connect_mu;
+}
+
 struct ps__dispatcher *ps__db_dispatcher(powersync_db *db) {
   return db ? db->dispatcher : NULL;
 }

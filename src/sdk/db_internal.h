@@ -50,6 +50,8 @@ struct powersync_db {
   struct ps__conn *readers;
   size_t reader_count;
   char *client_id;            /* Cached powersync_client_id(). */
+  char *schema_json; /* The schema last applied through this handle, or
+                        NULL when opened without one. */
   uint64_t schema_generation; /* See ps__db_schema_generation. */
 
   /* Listeners: their own mutex, held while delivering, so that removing a
@@ -61,6 +63,14 @@ struct powersync_db {
   uint64_t next_listener_id;
 
   struct ps__dispatcher *dispatcher;
+
+  /* The sync client's per-database state (sync_internal.h). connect_mu
+   * serialises connect, disconnect and close; it guards sync_client. */
+  struct ps__status_hub *status_hub;
+  struct ps__streams *streams;
+  pthread_mutex_t connect_mu;
+  int connect_mu_initialised;
+  struct ps__sync_client *sync_client;
 };
 
 /* --- pool.c -----------------------------------------------------------------

@@ -47,6 +47,16 @@ const char *powersync_errstr(int rc) {
     return "conflicting completion";
   case POWERSYNC_EBUSY:
     return "busy";
+  case POWERSYNC_EINTR:
+    return "interrupted";
+  case POWERSYNC_ENETWORK:
+    return "network error";
+  case POWERSYNC_EHTTP:
+    return "HTTP error";
+  case POWERSYNC_EPROTOCOL:
+    return "protocol error";
+  case POWERSYNC_EAUTH:
+    return "not authenticated";
   }
   return "unknown error";
 }
@@ -83,4 +93,23 @@ int ps__error_sqlite(sqlite3 *conn, int rc) {
     return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
   return ps__error_set(code, "%s",
                        conn ? sqlite3_errmsg(conn) : sqlite3_errstr(code));
+}
+
+/* Messages that callbacks attach to their failures, kept apart from the
+ * last error so that SDK calls made inside the callback cannot erase them. */
+static _Thread_local char callback_message[PS_ERROR_MESSAGE_MAX];
+
+void powersync_callback_error(const char *message) {
+  snprintf(callback_message, sizeof(callback_message), "%s",
+           message ? message : "");
+}
+
+void ps__callback_error_reset(void) { callback_message[0] = '\0'; }
+
+int ps__callback_error_take(char *buf, size_t size) {
+  int had = callback_message[0] != '\0';
+  if (size > 0)
+    snprintf(buf, size, "%s", callback_message);
+  callback_message[0] = '\0';
+  return had;
 }

@@ -23,6 +23,12 @@ int ps__error_set(int code, const char *fmt, ...) PS_PRINTF(2, 3);
 int ps__error_sqlite(sqlite3 *conn, int rc);
 /* Clears the thread's error at the start of a public call. */
 void ps__error_reset(void);
+/* Before calling an application callback: forget an old attached message. */
+void ps__callback_error_reset(void);
+/* After a callback failed: copies the message it attached with
+ * powersync_callback_error into buf (truncated; "" when none), clears it,
+ * and returns 1 when there was one. */
+int ps__callback_error_take(char *buf, size_t size);
 
 /* --- Logging (log.c) --------------------------------------------------------
  */
