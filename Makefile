@@ -8,7 +8,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test asan tsan bench-pool deps format clean
+.PHONY: all build test asan tsan bench-pool bench-sync-client deps format clean
 
 all: build
 
@@ -34,6 +34,13 @@ tsan:
 bench-pool: build
 	cmake --build $(BUILD) --target bench_pool_read
 	$(BUILD)/bench_pool_read
+
+# Peak RSS and speed of a whole client syncing 10k, 100k and 1M rows from
+# the mock service (not a test): bench/sync_client_rss.c.
+bench-sync-client: build
+	cmake --build $(BUILD) --target bench_sync_client
+	for n in 10000 100000 1000000; do $(BUILD)/bench_sync_client $$n; done
+	for n in 10000 1000000; do $(BUILD)/bench_sync_client $$n 2048; done
 
 deps:
 	scripts/install-deps.sh
