@@ -56,8 +56,8 @@ POWERSYNC_API int powersync_credentials_set(powersync_credentials *c,
  * attempt fails with POWERSYNC_EAUTH and is retried after the retry delay),
  * or any non-zero value for a failure; powersync_callback_error() attaches
  * a message.
- * Callback thread: an SDK task (download or credentials); at most one call
- * per connection runs at a time.
+ * Callback thread: an SDK task (download, upload or credentials); at most
+ * one call per connection runs at a time.
  */
 typedef int (*powersync_fetch_credentials_cb)(void *user_data,
                                               powersync_credentials *out);
@@ -211,9 +211,10 @@ typedef struct powersync_connect_options {
                                     or NULL for {}. */
   const char *app_metadata_json; /**< A JSON object of strings, or NULL. */
   int include_default_streams;   /**< Default 1. */
-  int retry_delay_ms;            /**< Default 5000 (with +-10 % jitter). */
-  int upload_throttle_ms;        /**< Default 1000. */
-  int read_timeout_ms; /**< Silent-connection timeout; default 60000. */
+  int retry_delay_ms;     /**< Default 5000 (with +-10 % jitter); values below
+                             50 count as 50. */
+  int upload_throttle_ms; /**< Default 1000. */
+  int read_timeout_ms;    /**< Silent-connection timeout; default 60000. */
   powersync_sync_format format;              /**< Default BSON. */
   int accept_gzip;                           /**< Default 1. */
   const powersync_http_transport *transport; /**< NULL: libcurl. Copied;
@@ -250,7 +251,8 @@ POWERSYNC_API int powersync_db_connect(powersync_db *db,
  * the cached credentials. The status then reports neither connected nor
  * connecting; has_synced, last_synced_at and errors are kept. Idempotent.
  * powersync_db_close() disconnects too.
- * Thread-safety: as powersync_db_connect.
+ * Thread-safety: as powersync_db_connect; not while the calling thread holds
+ *   a lease of db (the tasks' final step needs the writer).
  */
 POWERSYNC_API int powersync_db_disconnect(powersync_db *db);
 

@@ -314,8 +314,10 @@ static int db_free(powersync_db *db) {
   ps__pool_destroy(db);
   ps__status_hub_free(db->status_hub);
   ps__streams_free(db->streams);
-  if (db->connect_mu_initialised)
+  if (db->connect_mu_initialised) {
     pthread_mutex_destroy(&db->connect_mu);
+    pthread_mutex_destroy(&db->sync_slot.event_mu);
+  }
   free(db->readers);
   free(db->client_id);
   powersync_free(db->schema_json);
@@ -382,6 +384,10 @@ static int open_readers(powersync_db *db) {
 static int init_sync_state(powersync_db *db) {
   if (pthread_mutex_init(&db->connect_mu, NULL) != 0)
     return ps__error_set(POWERSYNC_ENOMEM, "cannot create a mutex");
+  if (pthread_mutex_init(&db->sync_slot.event_mu, NULL) != 0) {
+    pthread_mutex_destroy(&db->connect_mu);
+    return ps__error_set(POWERSYNC_ENOMEM, "cannot create a mutex");
+  }
   db->connect_mu_initialised = 1;
   db->status_hub = ps__status_hub_new(db->dispatcher);
   db->streams = ps__streams_new();
@@ -562,7 +568,7 @@ int powersync_db_clear(powersync_db *db, unsigned int flags) {
    * running sync client would race its iteration: disconnect first (or use
    * powersync_db_disconnect_and_clear). */
   pthread_mutex_lock(&db->connect_mu);
-  if (db->sync_client) {
+  if (db->sync_slot.client) {
     pthread_mutex_unlock(&db->connect_mu);
     return ps__error_set(POWERSYNC_EBUSY,
                          "cannot clear while connected; disconnect first");
@@ -684,8 +690,8 @@ struct ps__streams *ps__db_streams(powersync_db *db) {
   return db ? db->streams : NULL;
 }
 
-struct ps__sync_client **ps__db_sync_client_slot(powersync_db *db) {
-  return &db->sync_client;
+struct ps__sync_slot *ps__db_sync_slot(powersync_db *db) {
+  return &db->sync_slot;
 }
 
 pthread_mutex_t *ps__db_connect_mutex(powersync_db *db) {

@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "sdk_internal.h"
+#include "sync_internal.h"
 
 /* One connection of the pool with its (reusable) lease object: a connection
  * is leased to at most one holder, so the lease can live inside it. */
@@ -50,8 +51,8 @@ struct powersync_db {
   struct ps__conn *readers;
   size_t reader_count;
   char *client_id;            /* Cached powersync_client_id(). */
-  char *schema_json; /* The schema last applied through this handle, or
-                        NULL when opened without one. */
+  char *schema_json;          /* The schema last applied through this handle, or
+                                 NULL when opened without one. */
   uint64_t schema_generation; /* See ps__db_schema_generation. */
 
   /* Listeners: their own mutex, held while delivering, so that removing a
@@ -65,12 +66,12 @@ struct powersync_db {
   struct ps__dispatcher *dispatcher;
 
   /* The sync client's per-database state (sync_internal.h). connect_mu
-   * serialises connect, disconnect and close; it guards sync_client. */
+   * serialises connect, disconnect, clear and close (sync_internal.h). */
   struct ps__status_hub *status_hub;
   struct ps__streams *streams;
   pthread_mutex_t connect_mu;
   int connect_mu_initialised;
-  struct ps__sync_client *sync_client;
+  struct ps__sync_slot sync_slot;
 };
 
 /* --- pool.c -----------------------------------------------------------------

@@ -76,13 +76,29 @@ static int authority_valid(const char *authority, size_t len) {
 }
 
 /* Sets the error for an unusable endpoint, quoting it with control
- * characters replaced so that the message stays one line. */
+ * characters replaced so that the message stays one line, and user info
+ * (user:password@) masked: the message reaches logs and the sync status. */
 static char *invalid_endpoint(const char *endpoint, const char *why) {
   char quoted[200];
-  size_t i;
-  for (i = 0; endpoint[i] && i < sizeof(quoted) - 1; i++)
-    quoted[i] = iscntrl((unsigned char)endpoint[i]) ? '?' : endpoint[i];
-  quoted[i] = '\0';
+  const char *auth = strstr(endpoint, "://");
+  const char *at = NULL;
+  size_t i, o = 0;
+  if (auth) {
+    auth += 3;
+    at = strchr(auth, '@');
+    if (at && (size_t)(at - auth) > strcspn(auth, "/?#"))
+      at = NULL;
+  }
+  for (i = 0; endpoint[i] && o < sizeof(quoted) - 4; i++) {
+    if (at && endpoint + i == auth) {
+      memcpy(quoted + o, "***", 3);
+      o += 3;
+      i = (size_t)(at - endpoint) - 1;
+      continue;
+    }
+    quoted[o++] = iscntrl((unsigned char)endpoint[i]) ? '?' : endpoint[i];
+  }
+  quoted[o] = '\0';
   ps__error_set(POWERSYNC_EINVAL, "endpoint '%s' %s", quoted, why);
   return NULL;
 }
@@ -215,7 +231,7 @@ static void url_host(const char *url, char *out, size_t size) {
  * cancellation is "cancelled"; otherwise the message the transport
  * attached (any transport may use powersync_callback_error), else the
  * code's name. */
-static int transport_failed(int rc, const powersync_http_request *req) {
+int ps__http_transport_failed(int rc, const powersync_http_request *req) {
   char msg[512], host[256];
   if (rc == POWERSYNC_EINTR)
     return ps__error_set(rc, "request cancelled");
@@ -316,7 +332,7 @@ int ps__http_fetch(const powersync_http_transport *t,
   ps__callback_error_reset();
   rc = t->open(t->user_data, req, &stream);
   if (rc != POWERSYNC_OK)
-    return transport_failed(rc, req);
+    return ps__http_transport_failed(rc, req);
   if (cancel && ps__cancel_attach(cancel, t, stream) != POWERSYNC_OK) {
     t->close(stream);
     return ps__error_set(POWERSYNC_EINTR, "request cancelled");
@@ -330,5 +346,5 @@ int ps__http_fetch(const powersync_http_transport *t,
   if (rc == POWERSYNC_OK)
     return POWERSYNC_OK;
   *status_out = 0;
-  return own_error ? rc : transport_failed(rc, req);
+  return own_error ? rc : ps__http_transport_failed(rc, req);
 }

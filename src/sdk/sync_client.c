@@ -28,7 +28,12 @@
 struct powersync_credentials {
   char *endpoint;
   char *token;
+  char error[256]; /* Why powersync_credentials_set refused, if it did. */
 };
+
+/* Retries never come faster than this, so a service or callback that fails
+ * at once cannot make the client spin. */
+#define PS_MIN_RETRY_DELAY_MS 50
 
 enum ps__task_kind { PS_TASK_DOWNLOAD, PS_TASK_UPLOAD, PS_TASK_CREDENTIALS };
 
@@ -112,23 +117,35 @@ static void free_secret(char *s) {
 /* --- Credentials ------------------------------------------------------------
  */
 
+/* Records why the answer was refused, so that the failure reported is that
+ * reason even when the connector ignores the code and returns OK. */
+static int credentials_refused(powersync_credentials *c, int rc) {
+  snprintf(c->error, sizeof(c->error), "%s", powersync_error_last()->message);
+  return rc;
+}
+
 int powersync_credentials_set(powersync_credentials *c, const char *endpoint,
                               const char *token) {
   char *url, *ep, *tok;
-  if (!c || !endpoint || !token)
+  if (!c)
     return ps__error_set(POWERSYNC_EINVAL, "credentials: NULL argument");
+  if (!endpoint || !token)
+    return credentials_refused(
+        c, ps__error_set(POWERSYNC_EINVAL, "credentials: NULL argument"));
   if (!*token)
-    return ps__error_set(POWERSYNC_EINVAL, "credentials: empty token");
+    return credentials_refused(
+        c, ps__error_set(POWERSYNC_EINVAL, "credentials: empty token"));
   url = ps__http_join(endpoint, "/");
   if (!url)
-    return powersync_error_last()->code;
+    return credentials_refused(c, powersync_error_last()->code);
   free(url);
   ep = strdup(endpoint);
   tok = strdup(token);
   if (!ep || !tok) {
     free(ep);
     free_secret(tok);
-    return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
+    return credentials_refused(
+        c, ps__error_set(POWERSYNC_ENOMEM, "out of memory"));
   }
   free(c->endpoint);
   free_secret(c->token);
@@ -140,14 +157,25 @@ int powersync_credentials_set(powersync_credentials *c, const char *endpoint,
 /* Calls the connector (no lock held). */
 static int fetch_from_connector(struct ps__sync_client *c, char **endpoint,
                                 char **token) {
-  powersync_credentials creds = {NULL, NULL};
+  powersync_credentials creds;
   char message[512];
   int rc;
+  memset(&creds, 0, sizeof(creds));
   ps__callback_error_reset();
   rc = c->connector.fetch_credentials(c->connector.user_data, &creds);
+  if (rc == POWERSYNC_OK && creds.error[0]) {
+    free(creds.endpoint);
+    free_secret(creds.token);
+    return ps__error_set(POWERSYNC_EINVAL, "fetch_credentials: %s",
+                         creds.error);
+  }
   if (rc != POWERSYNC_OK) {
-    if (!ps__callback_error_take(message, sizeof(message)))
-      snprintf(message, sizeof(message), "returned %d", rc);
+    if (!ps__callback_error_take(message, sizeof(message))) {
+      if (creds.error[0])
+        snprintf(message, sizeof(message), "%s", creds.error);
+      else
+        snprintf(message, sizeof(message), "returned %d", rc);
+    }
     free(creds.endpoint);
     free_secret(creds.token);
     return ps__error_set(POWERSYNC_EUSER, "fetch_credentials failed: %s",
@@ -176,17 +204,6 @@ static void store_credentials_locked(struct ps__sync_client *c,
   c->endpoint = ep;
   c->token = tok;
   c->have_credentials = 1;
-}
-
-/* Waits until no connector call is in flight and claims the right to make
- * one (mu held). Returns 0 when disconnecting instead. */
-static int claim_fetch_locked(struct ps__sync_client *c) {
-  while (c->fetching_credentials && !c->stopping)
-    ps__sync_wait_locked(c, -1);
-  if (c->stopping)
-    return 0;
-  c->fetching_credentials = 1;
-  return 1;
 }
 
 int ps__sync_credentials(struct ps__sync_client *c, char **endpoint,
@@ -249,25 +266,49 @@ void ps__sync_invalidate_credentials(struct ps__sync_client *c) {
 void ps__sync_request_prefetch(struct ps__sync_client *c) {
   ps__sync_lock(c);
   c->prefetch_requested = 1;
+  c->prefetch_gen = c->iteration_gen;
   pthread_cond_broadcast(&c->cv);
   ps__sync_unlock(c);
 }
 
-/* The credentials task: serves prefetch requests until disconnect. A failed
- * prefetch is only a warning: the old token works until it expires, and
- * expiry then takes the invalidate path. */
+/* Tells the iteration that asked for a prefetch that new credentials are
+ * cached (mu held). A later iteration already connected with them. */
+static void announce_refresh_locked(struct ps__sync_client *c,
+                                    unsigned int gen) {
+  if (!c->iteration_active || c->iteration_gen != gen)
+    return;
+  c->events |= PS_EVENT_REFRESHED_TOKEN;
+  if (c->download_stream)
+    c->transport.wake(c->download_stream);
+}
+
+/* The credentials task: serves prefetch requests until disconnect. A fetch
+ * already in flight (another task found the cache empty) is shared rather
+ * than repeated. A failed prefetch is only a warning: the old token works
+ * until it expires, and expiry then takes the invalidate path. */
 static void credentials_task(struct ps__sync_client *c) {
   ps__sync_lock(c);
   for (;;) {
     char *ep = NULL, *tok = NULL;
+    unsigned int gen;
     int rc;
     while (!c->stopping && !c->prefetch_requested)
       ps__sync_wait_locked(c, -1);
     if (c->stopping)
       break;
     c->prefetch_requested = 0;
-    if (!claim_fetch_locked(c))
-      break;
+    gen = c->prefetch_gen;
+    if (c->fetching_credentials) {
+      while (c->fetching_credentials && !c->stopping)
+        ps__sync_wait_locked(c, -1);
+      if (c->stopping)
+        break;
+      if (c->have_credentials) {
+        announce_refresh_locked(c, gen);
+        continue;
+      }
+    }
+    c->fetching_credentials = 1;
     ps__sync_unlock(c);
     ps__log(POWERSYNC_LOG_DEBUG, "sync", "prefetching credentials");
     rc = fetch_from_connector(c, &ep, &tok);
@@ -281,9 +322,7 @@ static void credentials_task(struct ps__sync_client *c) {
       store_credentials_locked(c, ep, tok);
       free(ep);
       free_secret(tok);
-      ps__sync_unlock(c);
-      ps__sync_post_event(c, PS_EVENT_REFRESHED_TOKEN);
-      ps__sync_lock(c);
+      announce_refresh_locked(c, gen);
     }
   }
   ps__sync_unlock(c);
@@ -326,11 +365,11 @@ static void on_tables_changed(const char *const *tables, size_t count,
 }
 
 void ps__sync_subscriptions_changed(powersync_db *db) {
-  pthread_mutex_t *mu = ps__db_connect_mutex(db);
-  pthread_mutex_lock(mu);
-  if (*ps__db_sync_client_slot(db))
-    ps__sync_post_event(*ps__db_sync_client_slot(db), PS_EVENT_SUBSCRIPTIONS);
-  pthread_mutex_unlock(mu);
+  struct ps__sync_slot *slot = ps__db_sync_slot(db);
+  pthread_mutex_lock(&slot->event_mu);
+  if (slot->client)
+    ps__sync_post_event(slot->client, PS_EVENT_SUBSCRIPTIONS);
+  pthread_mutex_unlock(&slot->event_mu);
 }
 
 /* --- powersync_control ------------------------------------------------------
@@ -591,7 +630,9 @@ static int client_new(powersync_db *db, const powersync_connector *connector,
   else
     powersync_http_transport_curl(&c->transport);
   c->include_defaults = o->include_default_streams != 0;
-  c->retry_delay_ms = o->retry_delay_ms;
+  c->retry_delay_ms = o->retry_delay_ms < PS_MIN_RETRY_DELAY_MS
+                          ? PS_MIN_RETRY_DELAY_MS
+                          : o->retry_delay_ms;
   c->upload_throttle_ms = o->upload_throttle_ms;
   c->read_timeout_ms = o->read_timeout_ms;
   c->format = o->format;
@@ -639,13 +680,18 @@ static int check_options(const powersync_connect_options *o) {
 
 /* Stops c's tasks and frees it (connect mutex held). */
 static void disconnect_locked(powersync_db *db) {
-  struct ps__sync_client **slot = ps__db_sync_client_slot(db);
-  struct ps__sync_client *c = *slot;
+  struct ps__sync_slot *slot = ps__db_sync_slot(db);
+  struct ps__sync_client *c = slot->client;
   struct ps__default_threads *threads;
   int i;
   if (!c)
     return;
   ps__log(POWERSYNC_LOG_INFO, "sync", "disconnecting");
+  /* Unpublished first: a task that changes subscriptions while we wait
+   * for it must not block on us (its event is moot anyway). */
+  pthread_mutex_lock(&slot->event_mu);
+  slot->client = NULL;
+  pthread_mutex_unlock(&slot->event_mu);
   ps__sync_lock(c);
   c->stopping = 1;
   pthread_cond_broadcast(&c->cv);
@@ -661,7 +707,6 @@ static void disconnect_locked(powersync_db *db) {
     pthread_join(threads->threads[i], NULL);
   if (c->crud_listener_added)
     ps__db_remove_change_listener(db, c->crud_listener_id);
-  *slot = NULL;
   client_free(c);
   ps__status_set_disconnected(ps__db_status_hub(db));
 }
@@ -687,6 +732,10 @@ int powersync_db_connect(powersync_db *db, const powersync_connector *connector,
     return rc;
 
   pthread_mutex_lock(ps__db_connect_mutex(db));
+  if (ps__db_sync_slot(db)->closed) {
+    pthread_mutex_unlock(ps__db_connect_mutex(db));
+    return ps__error_set(POWERSYNC_ECLOSED, "the database is closing");
+  }
   disconnect_locked(db);
   rc = client_new(db, connector, opts, &c);
   if (rc == POWERSYNC_OK)
@@ -699,7 +748,9 @@ int powersync_db_connect(powersync_db *db, const powersync_connector *connector,
   }
   c->crud_listener_added = 1;
   c->upload_requested = 1; /* Writes made offline go out at once. */
-  *ps__db_sync_client_slot(db) = c;
+  pthread_mutex_lock(&ps__db_sync_slot(db)->event_mu);
+  ps__db_sync_slot(db)->client = c;
+  pthread_mutex_unlock(&ps__db_sync_slot(db)->event_mu);
 
   spawn = opts->spawn ? opts->spawn : default_spawn;
   spawn_user_data = opts->spawn ? opts->spawn_user_data : default_threads_of(c);
@@ -747,6 +798,7 @@ void ps__sync_shutdown(powersync_db *db) {
   if (!db)
     return;
   pthread_mutex_lock(ps__db_connect_mutex(db));
+  ps__db_sync_slot(db)->closed = 1;
   disconnect_locked(db);
   pthread_mutex_unlock(ps__db_connect_mutex(db));
 }

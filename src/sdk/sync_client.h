@@ -44,13 +44,15 @@ struct ps__sync_client {
   char *endpoint;
   char *token;
   int have_credentials;
-  int fetching_credentials; /* A connector call is in flight. */
-  int prefetch_requested;   /* For the credentials task. */
+  int fetching_credentials;  /* A connector call is in flight. */
+  int prefetch_requested;    /* For the credentials task. */
+  unsigned int prefetch_gen; /* The iteration that asked for it. */
 
   /* The download iteration. */
-  unsigned int events;   /* PS_EVENT_* waiting to be handled. */
-  int iteration_active;  /* Between "start" and "stop". */
-  void *download_stream; /* The open sync stream, woken for events. */
+  unsigned int events;        /* PS_EVENT_* waiting to be handled. */
+  int iteration_active;       /* Between "start" and "stop". */
+  unsigned int iteration_gen; /* Counts iterations. */
+  void *download_stream;      /* The open sync stream, woken for events. */
   struct ps__cancel download_cancel;
 
   /* The upload task. */

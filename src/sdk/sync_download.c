@@ -44,6 +44,7 @@ struct iteration {
   int hide_disconnect; /* Its flag. */
   int lines_seen;
   void *stream; /* The open HTTP request. */
+  char *url;    /* Its URL, for error messages. */
   int hiding;   /* Renewing invisibly after hide_disconnect: keep
                    showing "connected" until connected again. */
   struct ps__framer framer;
@@ -196,11 +197,15 @@ static int handle_events(struct iteration *it) {
   events = c->events;
   c->events = 0;
   ps__sync_unlock(c);
+  /* Once an event made the core end the iteration, the rest are moot (the
+   * next iteration starts from the current state anyway). */
   if (events & PS_EVENT_COMPLETED_UPLOAD)
     rc = control_text(it, "completed_upload", NULL);
-  if (rc == POWERSYNC_OK && (events & PS_EVENT_REFRESHED_TOKEN))
+  if (rc == POWERSYNC_OK && !it->close_requested &&
+      (events & PS_EVENT_REFRESHED_TOKEN))
     rc = control_text(it, "refreshed_token", NULL);
-  if (rc == POWERSYNC_OK && (events & PS_EVENT_SUBSCRIPTIONS)) {
+  if (rc == POWERSYNC_OK && !it->close_requested &&
+      (events & PS_EVENT_SUBSCRIPTIONS)) {
     char *active = ps__streams_active_json(ps__db_streams(it->db));
     if (!active)
       return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
@@ -249,7 +254,10 @@ static int open_stream(struct iteration *it) {
     req.body_size = strlen(it->request_body);
     req.read_timeout_ms = c->read_timeout_ms;
     req.accept_gzip = c->accept_gzip;
+    ps__callback_error_reset();
     rc = c->transport.open(c->transport.user_data, &req, &stream);
+    if (rc != POWERSYNC_OK)
+      ps__http_transport_failed(rc, &req);
   }
   if (rc == POWERSYNC_OK) {
     rc = ps__cancel_attach(&c->download_cancel, &c->transport, stream);
@@ -259,6 +267,9 @@ static int open_stream(struct iteration *it) {
       it->stream = stream;
       ps__sync_lock(c);
       c->download_stream = stream;
+      /* Events posted before the stream existed could not wake it. */
+      if (c->events)
+        c->transport.wake(stream);
       ps__sync_unlock(c);
     }
   }
@@ -269,8 +280,17 @@ static int open_stream(struct iteration *it) {
   if (auth)
     memset(auth, 0, strlen(auth));
   free(auth);
-  free(url);
+  it->url = url;
   return rc;
+}
+
+/* A failed transport call: its message, or one naming the request. */
+static int stream_failed(struct iteration *it, int rc) {
+  powersync_http_request req;
+  memset(&req, 0, sizeof(req));
+  req.method = "POST";
+  req.url = it->url;
+  return ps__http_transport_failed(rc, &req);
 }
 
 static void close_stream(struct iteration *it) {
@@ -324,9 +344,11 @@ static int http_error(struct iteration *it, int status) {
 /* Waits for the response head, handling events meanwhile. */
 static int await_response(struct iteration *it, powersync_http_response *resp) {
   for (;;) {
-    int rc = it->c->transport.response(it->stream, resp);
+    int rc;
+    ps__callback_error_reset();
+    rc = it->c->transport.response(it->stream, resp);
     if (rc != POWERSYNC_EINTR)
-      return rc;
+      return rc == POWERSYNC_OK ? rc : stream_failed(it, rc);
     if (ps__sync_stopping(it->c))
       return rc;
     rc = handle_events(it);
@@ -368,13 +390,16 @@ static int read_body(struct iteration *it, int binary) {
     rc = handle_events(it);
     if (rc != POWERSYNC_OK || it->close_requested)
       break;
+    ps__callback_error_reset();
     rc = it->c->transport.read(it->stream, buf, PS_READ_CHUNK, &n);
     if (rc == POWERSYNC_EINTR) {
       rc = ps__sync_stopping(it->c) ? POWERSYNC_EINTR : POWERSYNC_OK;
       continue;
     }
-    if (rc != POWERSYNC_OK)
+    if (rc != POWERSYNC_OK) {
+      stream_failed(it, rc);
       break;
+    }
     if (n == 0) {
       ps__framer_finish(&it->framer);
       rc = apply_frames(it, binary);
@@ -433,6 +458,7 @@ static int run_iteration(struct ps__sync_client *c, int *hide_disconnect) {
   it.hiding = *hide_disconnect;
   ps__sync_lock(c);
   c->iteration_active = 1;
+  c->iteration_gen++;
   c->events = 0; /* Meant for an iteration that is over. */
   ps__sync_unlock(c);
 
@@ -467,6 +493,7 @@ static int run_iteration(struct ps__sync_client *c, int *hide_disconnect) {
   if (it.framer_ready)
     ps__framer_free(&it.framer);
   free(it.request_body);
+  free(it.url);
   *hide_disconnect = it.close_requested && it.hide_disconnect;
   return rc;
 }

@@ -107,9 +107,17 @@ void ps__sync_shutdown(powersync_db *db);
  * when db was opened without a schema. Caller frees with free(). */
 char *ps__db_schema_json(powersync_db *db);
 
-/* The client of db, or NULL (db.c keeps the pointer; sync_client.c
- * manages it under db's connect mutex). */
-struct ps__sync_client **ps__db_sync_client_slot(powersync_db *db);
+/* Where db keeps its client (db.c owns the memory; sync_client.c manages
+ * the contents). client is written with both db's connect mutex and
+ * event_mu held, so either suffices to read it: connect, disconnect, clear
+ * and close use the connect mutex; ps__sync_subscriptions_changed uses only
+ * event_mu, because it may run on a task that disconnect waits for. */
+struct ps__sync_slot {
+  pthread_mutex_t event_mu;
+  struct ps__sync_client *client;
+  int closed; /* powersync_db_close began (connect mutex): connect fails. */
+};
+struct ps__sync_slot *ps__db_sync_slot(powersync_db *db);
 pthread_mutex_t *ps__db_connect_mutex(powersync_db *db);
 
 /* --- HTTP helpers (http.c) --------------------------------------------------
@@ -141,6 +149,12 @@ int ps__cancel_attach(struct ps__cancel *c, const powersync_http_transport *t,
 void ps__cancel_detach(struct ps__cancel *c);
 void ps__cancel_fire(struct ps__cancel *c);
 int ps__cancel_fired(struct ps__cancel *c);
+
+/* After a transport call failed with rc: sets the thread's error to the
+ * message the transport attached with powersync_callback_error (reset it
+ * before the call with ps__callback_error_reset), else to a generic one
+ * naming req's method and host (never its headers). Returns rc. */
+int ps__http_transport_failed(int rc, const powersync_http_request *req);
 
 /* A whole request whose response body is small (write checkpoints): opens,
  * waits for the head, reads at most max_body bytes (more is

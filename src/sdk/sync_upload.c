@@ -177,6 +177,24 @@ static void append_url_encoded(struct ps__buf *b, const char *s) {
   }
 }
 
+/* A positive decimal op id below MAX_OP_ID (which means "uploads pending"
+ * locally and must never be installed as a checkpoint): digits only. */
+static int parse_op_id(const char *s, int64_t *out) {
+  uint64_t v = 0;
+  size_t i;
+  if (!*s || strlen(s) > 19)
+    return 0;
+  for (i = 0; s[i]; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return 0;
+    v = v * 10 + (uint64_t)(s[i] - '0');
+  }
+  if (v == 0 || v >= (uint64_t)PS_MAX_OP_ID)
+    return 0;
+  *out = (int64_t)v;
+  return 1;
+}
+
 /* {"data":{"write_checkpoint":"<decimal>"}} (protocol.md 7.2). */
 static int parse_write_checkpoint(const char *body, int64_t *out) {
   struct ps__arena arena;
@@ -185,15 +203,10 @@ static int parse_write_checkpoint(const char *body, int64_t *out) {
   ps__arena_init(&arena, 0);
   root = ps__json_parse(&arena, body, strlen(body), NULL, 0);
   v = ps__json_get(ps__json_get(root, "data"), "write_checkpoint");
-  if (v && v->type == PS_JSON_STRING && v->as.str.len > 0 &&
-      v->as.str.len <= 19) {
-    char *end = NULL;
-    long long n = strtoll(v->as.str.ptr, &end, 10);
-    if (end && *end == '\0' && n > 0) {
-      *out = (int64_t)n;
-      rc = POWERSYNC_OK;
-    }
-  } else if (v && v->type == PS_JSON_INT && v->as.i > 0) {
+  if (v && v->type == PS_JSON_STRING && parse_op_id(v->as.str.ptr, out))
+    rc = POWERSYNC_OK;
+  else if (v && v->type == PS_JSON_INT && v->as.i > 0 &&
+           v->as.i < PS_MAX_OP_ID) {
     *out = v->as.i;
     rc = POWERSYNC_OK;
   }
@@ -210,7 +223,7 @@ static int request_write_checkpoint(struct ps__sync_client *c, int64_t *out) {
   struct ps__buf path;
   powersync_http_header headers[4];
   powersync_http_request req;
-  int status = 0, rc;
+  int status = 0, rc, path_failed;
   if (!client_id)
     return powersync_error_last()->code;
   rc = ps__sync_credentials(c, &endpoint, &token);
@@ -219,8 +232,8 @@ static int request_write_checkpoint(struct ps__sync_client *c, int64_t *out) {
   ps__buf_init(&path, 0);
   ps__buf_puts(&path, "/write-checkpoint2.json?client_id=");
   append_url_encoded(&path, client_id);
-  url = ps__buf_failed(&path) ? NULL
-                              : ps__http_join(endpoint, ps__buf_cstr(&path));
+  path_failed = ps__buf_failed(&path);
+  url = path_failed ? NULL : ps__http_join(endpoint, ps__buf_cstr(&path));
   ps__buf_free(&path);
   if (url) {
     size_t len = strlen(token) + sizeof("Token ");
@@ -229,7 +242,9 @@ static int request_write_checkpoint(struct ps__sync_client *c, int64_t *out) {
       snprintf(auth, len, "Token %s", token);
   }
   if (!url) {
-    rc = powersync_error_last()->code;
+    rc = path_failed || powersync_error_last()->code == POWERSYNC_OK
+             ? ps__error_set(POWERSYNC_ENOMEM, "out of memory")
+             : powersync_error_last()->code;
   } else if (!auth) {
     rc = ps__error_set(POWERSYNC_ENOMEM, "out of memory");
   } else {

@@ -36,7 +36,10 @@ static int fetch_credentials(void *user_data, powersync_credentials *out) {
   if (signed_out)
     return POWERSYNC_OK;
   st_token_for(n, token, sizeof(token));
-  return powersync_credentials_set(out, c->endpoint, token);
+  /* A careless connector: ignores what credentials_set says. */
+  powersync_credentials_set(
+      out, c->bad_endpoint ? c->bad_endpoint : c->endpoint, token);
+  return POWERSYNC_OK;
 }
 
 static void record_entries(struct st_connector *c,
@@ -53,14 +56,23 @@ static void record_entries(struct st_connector *c,
 static int upload_data(void *user_data, powersync_db *db) {
   struct st_connector *c = user_data;
   powersync_crud_batch *b = NULL;
-  int fail, complete, rc;
+  int fail, complete, touch, rc;
   pthread_mutex_lock(&c->mu);
   c->upload_calls++;
   fail = c->upload_fail_remaining > 0;
   if (fail)
     c->upload_fail_remaining--;
   complete = c->upload_complete;
+  touch = c->touch_streams;
   pthread_mutex_unlock(&c->mu);
+  if (touch) {
+    powersync_stream_subscription *sub = NULL;
+    struct timespec pause = {0, 200 * 1000000L};
+    nanosleep(&pause, NULL);
+    if (powersync_db_subscribe_stream(db, "from_upload", NULL, 0, -1, &sub) ==
+        POWERSYNC_OK)
+      powersync_stream_unsubscribe(sub);
+  }
   if (fail) {
     powersync_callback_error("backend unavailable");
     return -1;

@@ -27,6 +27,9 @@ struct st_connector {
   int upload_complete; /* Complete what was read (default 1). */
   char uploaded[4096]; /* "op:table:id;" of every completed entry. */
   int invalidations;
+  int touch_streams;        /* upload_data subscribes and unsubscribes a
+                               stream (after a pause) before uploading. */
+  const char *bad_endpoint; /* Hand out this endpoint instead. */
 };
 
 struct st_env {

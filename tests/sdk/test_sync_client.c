@@ -660,6 +660,75 @@ static void params_and_metadata_in_request(void **state) {
   st_teardown(&env);
 }
 
+/* The reason an endpoint was refused reaches the status, even from a
+ * connector that ignores the refusal. */
+static void bad_endpoint_is_reported(void **state) {
+  struct st_env env;
+  powersync_sync_status *st = NULL;
+  (void)state;
+  st_setup(&env, "bad_endpoint");
+  env.conn.bad_endpoint = "ftp://user:secret@example.com";
+  st_connect(&env, NULL);
+  assert_int_equal(
+      powersync_db_wait_for_status(env.db, has_download_error, NULL, WAIT_MS),
+      POWERSYNC_OK);
+  ASSERT_PS_OK(powersync_db_sync_status(env.db, &st));
+  assert_non_null(strstr(powersync_sync_status_download_error(st),
+                         "not an absolute http(s) URL"));
+  assert_null(strstr(powersync_sync_status_download_error(st), "secret"));
+  powersync_sync_status_free(st);
+  st_teardown(&env);
+}
+
+/* A transport of the application: its failure message reaches the status. */
+static int failing_open(void *user_data, const powersync_http_request *req,
+                        void **stream_out) {
+  (void)user_data;
+  (void)req;
+  *stream_out = NULL;
+  powersync_callback_error("custom transport is offline");
+  return POWERSYNC_ENETWORK;
+}
+static int unused_response(void *stream, powersync_http_response *out) {
+  (void)stream;
+  (void)out;
+  return POWERSYNC_ENETWORK;
+}
+static int unused_read(void *stream, void *buf, size_t cap, size_t *n) {
+  (void)stream;
+  (void)buf;
+  (void)cap;
+  *n = 0;
+  return POWERSYNC_ENETWORK;
+}
+static void unused_wake(void *stream) { (void)stream; }
+static void unused_close(void *stream) { (void)stream; }
+
+static void custom_transport_errors_are_reported(void **state) {
+  struct st_env env;
+  powersync_http_transport t = {POWERSYNC_HTTP_TRANSPORT_VERSION,
+                                NULL,
+                                failing_open,
+                                unused_response,
+                                unused_read,
+                                unused_wake,
+                                unused_close};
+  powersync_connect_options o = st_options();
+  powersync_sync_status *st = NULL;
+  (void)state;
+  st_setup(&env, "custom_transport");
+  o.transport = &t;
+  st_connect(&env, &o);
+  assert_int_equal(
+      powersync_db_wait_for_status(env.db, has_download_error, NULL, WAIT_MS),
+      POWERSYNC_OK);
+  ASSERT_PS_OK(powersync_db_sync_status(env.db, &st));
+  assert_string_equal(powersync_sync_status_download_error(st),
+                      "custom transport is offline");
+  powersync_sync_status_free(st);
+  st_teardown(&env);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(first_and_incremental_sync),
@@ -680,6 +749,8 @@ int main(void) {
       cmocka_unit_test(not_signed_in),
       cmocka_unit_test(connect_rejects_bad_options),
       cmocka_unit_test(params_and_metadata_in_request),
+      cmocka_unit_test(bad_endpoint_is_reported),
+      cmocka_unit_test(custom_transport_errors_are_reported),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

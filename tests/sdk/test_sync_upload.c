@@ -371,6 +371,28 @@ static void subscribe_while_connected_renews_request(void **state) {
   st_teardown(&env);
 }
 
+static int upload_started(struct st_env *env) {
+  int started;
+  pthread_mutex_lock(&env->conn.mu);
+  started = env->conn.upload_calls > 0;
+  pthread_mutex_unlock(&env->conn.mu);
+  return started;
+}
+
+/* An upload callback that changes stream subscriptions while the
+ * application disconnects must not deadlock the two. */
+static void streams_from_upload_during_disconnect(void **state) {
+  struct st_env env;
+  (void)state;
+  st_setup(&env, "streams_from_upload");
+  env.conn.touch_streams = 1;
+  st_connect(&env, NULL);
+  exec(&env, "INSERT INTO todos (id, description) VALUES ('u1', 'a')");
+  st_wait_until(&env, upload_started, WAIT_MS, "the upload callback");
+  ASSERT_PS_OK(powersync_db_disconnect(env.db));
+  st_teardown(&env);
+}
+
 /* --- Clearing ---------------------------------------------------------------
  */
 
@@ -403,6 +425,7 @@ int main(void) {
       cmocka_unit_test(spawn_refused),
       cmocka_unit_test(subscribe_while_connected_renews_request),
       cmocka_unit_test(disconnect_and_clear),
+      cmocka_unit_test(streams_from_upload_during_disconnect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
