@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config clang libclang-rt-14-dev libsqlite3-dev sqlite3
-          libcmocka-dev libcurl4-openssl-dev zlib1g-dev nodejs npm python3)
+          libcmocka-dev libcurl4-openssl-dev zlib1g-dev libmicrohttpd-dev libyaml-dev
+          nodejs npm python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
