@@ -1,4 +1,5 @@
-# Front door. `make` builds into build/, `make test` builds and runs every test
+# Front door. `make` builds into build/, `make demo` runs the narrated demo
+# (dev server and two synced clients), `make test` builds and runs every test
 # through CTest, `make asan` does the same with AddressSanitizer and
 # UndefinedBehaviorSanitizer in build-asan/, `make tsan` runs libpowersync's
 # tests under ThreadSanitizer in build-tsan/. `make deps` installs what a fresh
@@ -8,7 +9,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test asan tsan bench-pool bench-sync-client deps format clean
+.PHONY: all build demo test asan tsan bench-pool bench-sync-client deps format clean
 
 all: build
 
@@ -17,6 +18,10 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The main job: a local dev server and two synced clients, narrated.
+demo: build
+	$(BUILD)/powersync demo
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -28,7 +33,7 @@ asan:
 # and the examples run; the core's single-threaded tests would add minutes.
 tsan:
 	$(MAKE) build BUILD=build-tsan CMAKE_FLAGS="-DPOWERSYNC_TSAN=ON -DCMAKE_BUILD_TYPE=Debug"
-	cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '^(sdk|example)_'
+	cd build-tsan && ctest --output-on-failure -j $(JOBS) -R '^(sdk|example|tools)_'
 
 # Pool read throughput (not a test): bench/pool_read.c.
 bench-pool: build
