@@ -53,9 +53,8 @@ static char *init_error(const char *fmt, const char *detail, int number) {
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
-    POWERSYNC_EXT_API
-    int sqlite3_powersync_init(sqlite3 *db, char **pzErrMsg,
-                               const sqlite3_api_routines *pApi) {
+    POWERSYNC_EXT_API int sqlite3_powersync_init(
+        sqlite3 *db, char **pzErrMsg, const sqlite3_api_routines *pApi) {
   struct ps__state *st;
   size_t i;
   int rc = SQLITE_OK;

@@ -30,8 +30,8 @@ int ps__step_all(sqlite3_stmt *stmt, struct ps__err *e);
 
 /* Prepares and runs a single statement binding text parameters ?1..?n (NULL
  * pointers bind SQL NULL), discarding any rows. */
-int ps__exec_text_params(sqlite3 *db, const char *sql, struct ps__err *e,
-                         int n, ...);
+int ps__exec_text_params(sqlite3 *db, const char *sql, struct ps__err *e, int n,
+                         ...);
 
 /* Appends name as an SQL identifier: "x" with inner quotes doubled. */
 void ps__buf_ident(struct ps__buf *b, const char *name);

@@ -41,9 +41,9 @@ struct ps__raw_apply *ps__raw_apply_begin(sqlite3 *db,
  * and 15.5 (local data error for invalid JSON, argument errors for a
  * non-object or a parameter count mismatch, wrapped SQLite errors with the
  * "replacing into" context). Returns 0 or -1 with e set. */
-int ps__raw_apply_put(struct ps__raw_apply *apply, const struct ps__raw_table *t,
-                      const char *id, const char *data, size_t data_len,
-                      struct ps__err *e);
+int ps__raw_apply_put(struct ps__raw_apply *apply,
+                      const struct ps__raw_table *t, const char *id,
+                      const char *data, size_t data_len, struct ps__err *e);
 
 /* Deletes the row id from raw table t (15.3, 15.5). */
 int ps__raw_apply_delete(struct ps__raw_apply *apply,

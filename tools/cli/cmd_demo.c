@@ -27,7 +27,7 @@
 #include "cli.h"
 #include "server.h"
 
-#define DEMO_USER "demo-user"
+#define DEMO_USER    "demo-user"
 #define DEMO_WAIT_MS 15000
 
 static const char SOURCE_SQL[] =
@@ -37,11 +37,9 @@ static const char SOURCE_SQL[] =
     "INSERT INTO lists VALUES ('11111111-1111-4111-8111-111111111111',"
     " 'Groceries', '" DEMO_USER "');"
     "INSERT INTO todos VALUES ('aaaaaaa1-0000-4000-8000-000000000001',"
-    " '11111111-1111-4111-8111-111111111111', 'Buy milk', 0, '" DEMO_USER
-    "');"
+    " '11111111-1111-4111-8111-111111111111', 'Buy milk', 0, '" DEMO_USER "');"
     "INSERT INTO todos VALUES ('aaaaaaa1-0000-4000-8000-000000000002',"
-    " '11111111-1111-4111-8111-111111111111', 'Buy eggs', 0, '" DEMO_USER
-    "');";
+    " '11111111-1111-4111-8111-111111111111', 'Buy eggs', 0, '" DEMO_USER "');";
 
 static const char CONFIG_YAML[] =
     "bucket_definitions:\n"
@@ -72,8 +70,7 @@ struct device {
 /* --- Connector --------------------------------------------------------------
  */
 
-static int demo_fetch_credentials(void *user_data,
-                                  powersync_credentials *out) {
+static int demo_fetch_credentials(void *user_data, powersync_credentials *out) {
   struct device *d = user_data;
   char *token = psd_server_token(d->server, DEMO_USER, 0);
   int rc;
@@ -194,11 +191,12 @@ static void device_print_todos(struct device *d) {
   for (i = 0; i < powersync_rows_count(rows); i++) {
     const powersync_value *desc = powersync_rows_value(rows, i, 0);
     const powersync_value *done = powersync_rows_value(rows, i, 1);
-    printf(" [%c] %s%s", done->type == POWERSYNC_VALUE_INTEGER &&
-                                 done->as.integer ? 'x' : ' ',
-           desc->type == POWERSYNC_VALUE_TEXT ? (const char *)desc->as.bytes.data
-                                              : "?",
-           i + 1 < powersync_rows_count(rows) ? ";" : "");
+    printf(
+        " [%c] %s%s",
+        done->type == POWERSYNC_VALUE_INTEGER && done->as.integer ? 'x' : ' ',
+        desc->type == POWERSYNC_VALUE_TEXT ? (const char *)desc->as.bytes.data
+                                           : "?",
+        i + 1 < powersync_rows_count(rows) ? ";" : "");
   }
   printf("\n");
   powersync_rows_free(rows);
@@ -422,7 +420,7 @@ int cli_demo(int argc, char **argv) {
   if (rc == CLI_OK)
     rc = run_steps(dir, source, verbose);
   remove_dir(dir);
-  printf("\n[demo] %s\n", rc == CLI_OK ? "Done: every step synced."
-                                        : "Failed (see above).");
+  printf("\n[demo] %s\n",
+         rc == CLI_OK ? "Done: every step synced." : "Failed (see above).");
   return rc;
 }

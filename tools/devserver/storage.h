@@ -112,8 +112,8 @@ int64_t psd_storage_write_checkpoint_locked(struct psd_storage *s,
  * update the given columns; DELETE: delete by id), then replicates.
  * Unknown tables or columns fail the whole batch. Returns 0 or -1 with
  * err. */
-int psd_storage_apply_batch(struct psd_storage *s, const char *json,
-                            size_t len, char *err, size_t errlen);
+int psd_storage_apply_batch(struct psd_storage *s, const char *json, size_t len,
+                            char *err, size_t errlen);
 
 /* Compacts every bucket (see above). Returns 0 or -1 with err. */
 int psd_storage_compact(struct psd_storage *s, char *err, size_t errlen);

@@ -100,10 +100,10 @@ struct psd_subscription {
 };
 
 struct psd_request {
-  const char *user_id;           /* JWT sub. */
-  const char *jwt_payload_json;  /* Whole JWT payload. */
-  const char *params_json;       /* Connection parameters, or NULL. */
-  int include_defaults;          /* Default streams and bucket definitions. */
+  const char *user_id;          /* JWT sub. */
+  const char *jwt_payload_json; /* Whole JWT payload. */
+  const char *params_json;      /* Connection parameters, or NULL. */
+  int include_defaults;         /* Default streams and bucket definitions. */
   const struct psd_subscription *subscriptions;
   size_t subscription_count;
 };
