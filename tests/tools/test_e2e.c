@@ -1344,20 +1344,13 @@ static void compaction_between_syncs(void **state) {
   server_done(&e);
 }
 
-/* KNOWN BUG (devserver storage, not fixed here): a second psd_storage on
- * the file of a running server -- which is what `powersync-devserver
- * compact --db FILE` does -- replicates the changes still pending and
- * advances the head in _powersync_meta, but the server's storage keeps
- * its own head in memory (psd_storage.head, loaded only at open) and
- * assigns the next op ids from that stale value: its next replication
- * fails with "UNIQUE constraint failed: _powersync_ops.op_id", and keeps
- * failing (every retry starts again from the stale head) until the server
- * restarts. Uploads then fail, and no change reaches a client.
- * The race is deterministic here with an hourly poll, so a change is
- * pending when the compaction opens the file; with the default 20 ms poll
- * it needs a write just before the compaction.
- * Skipped unless PS_E2E_KNOWN_BUGS is set; compaction_between_syncs
- * compacts a stopped server instead. */
+/* Compaction through a second storage on the file of a running server,
+ * which is what `powersync-devserver compact --db FILE` does: it replicates
+ * the changes still pending and advances the stored head, and the server
+ * must assign its next op ids after that head (it once kept a stale head in
+ * memory and failed every replication on a duplicate op id). An hourly poll
+ * makes the race deterministic: a change is pending when the compaction
+ * opens the file. */
 static void compaction_while_running(void **state) {
   static struct server_env e;
   static struct client a;
@@ -1366,8 +1359,6 @@ static void compaction_while_running(void **state) {
   long status;
   int64_t head;
   (void)state;
-  if (!getenv("PS_E2E_KNOWN_BUGS"))
-    skip();
   seed_items(seed, sizeof(seed), 6);
   server_start_polling(&e, "compact_live", GLOBAL_ITEMS_YAML, seed, 3600000);
   client_open(&a, "compact_live_a", &e, "user-a", 0);

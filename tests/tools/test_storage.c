@@ -1082,6 +1082,46 @@ static void reopen_keeps_state(void **state) {
   fx_close(&f);
 }
 
+/* Two storages on one file (a running server and `powersync-devserver
+ * compact`): each takes the next op id after the stored head, whichever
+ * replicated last, and the one that did not replicate still notices the
+ * new head (its waiters wake, so live streams send a checkpoint). */
+static void second_storage_on_same_file(void **state) {
+  struct fx f;
+  struct psd_storage *other = NULL;
+  struct ops o;
+  const struct op_copy *op;
+  char err[256] = "";
+  int64_t head;
+  uint64_t gen;
+  (void)state;
+  fx_open(&f, "two_storages");
+  head = psd_storage_head(f.s);
+  gen = psd_storage_generation(f.s);
+  ext_exec(&f, "UPDATE todos SET completed = 1 WHERE id = '" MILK "'");
+  assert_int_equal(psd_storage_open(f.path, f.cfg, &other, err, sizeof(err)),
+                   0);
+  assert_int_equal(psd_storage_head(other), head + 1);
+  replicate(&f); /* Nothing pending: only adopts the new head. */
+  assert_int_equal(psd_storage_head(f.s), head + 1);
+  assert_int_equal(psd_storage_wait(f.s, &gen, 0), 1);
+  apply(&f, "{\"batch\":[{\"op\":\"PATCH\",\"type\":\"todos\","
+            "\"id\":\"" EGGS "\",\"data\":{\"completed\":0}}]}");
+  assert_int_equal(psd_storage_head(f.s), head + 2);
+  op = last_op(&f, TODOS_A, &o);
+  assert_string_equal(op->id, EGGS);
+  assert_int_equal(op->op_id, head + 2);
+  ops_free(&o);
+  ext_exec(&f, "UPDATE todos SET completed = 0 WHERE id = '" MILK "'");
+  assert_int_equal(psd_storage_replicate(other, &head, err, sizeof(err)), 0);
+  assert_int_equal(head, psd_storage_head(f.s) + 1);
+  psd_storage_close(other);
+  replicate(&f);
+  assert_int_equal(psd_storage_head(f.s), head);
+  check_bucket(&f, TODOS_A);
+  fx_close(&f);
+}
+
 /* A config that stops reading a table: on reopen, its rows leave their
  * buckets (REMOVEs) and its triggers are gone. */
 static void reopen_with_changed_config(void **state) {
@@ -1121,6 +1161,7 @@ int main(void) {
       cmocka_unit_test(apply_batch_put_patch_delete),
       cmocka_unit_test(apply_batch_errors_apply_nothing),
       cmocka_unit_test(compaction_keeps_checksums_and_live_rows),
+      cmocka_unit_test(second_storage_on_same_file),
       cmocka_unit_test(compaction_with_client_midway),
       cmocka_unit_test(wait_wakes_on_replicate_and_times_out),
       cmocka_unit_test(concurrent_uploads_readers_and_writers),

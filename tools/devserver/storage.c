@@ -381,7 +381,11 @@ static int setup_replication(struct psd_storage *s, char *err, size_t errlen) {
                   err, errlen);
 }
 
-static int load_head(struct psd_storage *s, char *err, size_t errlen) {
+/* The head as stored: another process (the `compact` command, a second
+ * server on the same file) may have assigned op ids since this storage
+ * last looked, so every replication starts from here, never from memory. */
+static int read_head(struct psd_storage *s, int64_t *head, char *err,
+                     size_t errlen) {
   sqlite3_stmt *st = cached(
       s,
       "SELECT max(coalesce((SELECT value FROM _powersync_meta WHERE key = "
@@ -393,8 +397,16 @@ static int load_head(struct psd_storage *s, char *err, size_t errlen) {
     sqlite3_reset(st);
     return fail_db(s, err, errlen, "read head");
   }
-  atomic_store(&s->head, sqlite3_column_int64(st, 0));
+  *head = sqlite3_column_int64(st, 0);
   sqlite3_reset(st);
+  return 0;
+}
+
+static int load_head(struct psd_storage *s, char *err, size_t errlen) {
+  int64_t head;
+  if (read_head(s, &head, err, errlen) != 0)
+    return -1;
+  atomic_store(&s->head, head);
   return 0;
 }
 
@@ -889,27 +901,46 @@ static int has_pending_changes(struct psd_storage *s) {
   return any;
 }
 
-/* Caller holds the lock. Wakes waiters whenever changes were consumed, ops
- * or not: a change to a table that only parameter queries read can change
- * a connection's bucket set without adding an op. */
+/* Caller holds the lock and an open write transaction. */
+static int replicate_in_tx(struct psd_storage *s, struct repl *r,
+                           int *consumed) {
+  *consumed = 0;
+  r->max_seq = 0;
+  if (read_head(s, &r->head, r->err, r->errlen) != 0)
+    return -1;
+  return replicate_tx(s, r, consumed);
+}
+
+/* After the commit of a replication: wakes waiters whenever changes were
+ * consumed, ops or not (a change to a table that only parameter queries
+ * read can change a connection's bucket set without adding an op), or when
+ * another process moved the head. */
+static void publish_head(struct psd_storage *s, int64_t head, int consumed) {
+  int64_t before = atomic_exchange(&s->head, head);
+  if (consumed || head != before)
+    wake_waiters(s);
+}
+
+/* Caller holds the lock. With no pending change, only looks whether
+ * another process replicated (cheap, and takes no write lock). */
 static int replicate_locked(struct psd_storage *s, char *err, size_t errlen) {
   struct repl r;
   int consumed = 0;
-  if (!has_pending_changes(s))
-    return 0;
-  r.head = atomic_load(&s->head);
-  r.max_seq = 0;
   r.err = err;
   r.errlen = errlen;
+  if (!has_pending_changes(s)) {
+    if (read_head(s, &r.head, err, errlen) != 0)
+      return -1;
+    publish_head(s, r.head, 0);
+    return 0;
+  }
   if (begin_write(s, err, errlen) != 0)
     return -1;
-  if (replicate_tx(s, &r, &consumed) != 0 || commit(s, err, errlen) != 0) {
+  if (replicate_in_tx(s, &r, &consumed) != 0 || commit(s, err, errlen) != 0) {
     rollback(s);
     return -1;
   }
-  atomic_store(&s->head, r.head);
-  if (consumed)
-    wake_waiters(s);
+  publish_head(s, r.head, consumed);
   return 0;
 }
 
@@ -1539,8 +1570,9 @@ int psd_storage_apply_batch(struct psd_storage *s, const char *json, size_t len,
                             char *err, size_t errlen) {
   struct ps__arena arena;
   const struct ps__json_value *root, *batch;
+  struct repl r;
   char perr[160];
-  int rc;
+  int rc, consumed = 0;
   ps__arena_init(&arena, 0);
   root = ps__json_parse(&arena, json, len, perr, sizeof(perr));
   batch = root ? ps__json_get(root, "batch") : NULL;
@@ -1550,17 +1582,24 @@ int psd_storage_apply_batch(struct psd_storage *s, const char *json, size_t len,
     ps__arena_free(&arena);
     return rc;
   }
+  /* The batch and its replication commit together: a batch is either
+   * applied with its ops or not at all, so an error never hides an applied
+   * batch that the client would upload again. */
+  r.err = err;
+  r.errlen = errlen;
   pthread_mutex_lock(&s->lock);
   rc = begin_write(s, err, errlen);
   if (rc == 0) {
     rc = apply_entries(s, batch, err, errlen);
+    if (rc == 0)
+      rc = replicate_in_tx(s, &r, &consumed);
     if (rc == 0)
       rc = commit(s, err, errlen);
     if (rc != 0)
       rollback(s);
   }
   if (rc == 0)
-    rc = replicate_locked(s, err, errlen);
+    publish_head(s, r.head, consumed);
   pthread_mutex_unlock(&s->lock);
   ps__arena_free(&arena);
   return rc;
