@@ -316,6 +316,10 @@ static int http_error(struct iteration *it, int status) {
   while (len < PS_ERROR_BODY_MAX) {
     rc = it->c->transport.read(it->stream, body + len, PS_ERROR_BODY_MAX - len,
                                &n);
+    /* A wake for an unrelated event (a write to upload, a subscription)
+     * interrupts the read; only a disconnect gives up on the message. */
+    if (rc == POWERSYNC_EINTR && !ps__sync_stopping(it->c))
+      continue;
     if (rc != POWERSYNC_OK || n == 0)
       break;
     len += n;
