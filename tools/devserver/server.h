@@ -6,19 +6,20 @@
  * (libmicrohttpd, a thread per connection), speaking the PowerSync protocol
  * (protocol.md 3-9) over a source SQLite database and a sync config:
  *
- *   POST /sync/stream          NDJSON, or BSON when Accept prefers it; gzip
- *                              when Accept-Encoding allows it; checkpoint,
- *                              then data (paged, has_more) per priority with
- *                              partial_checkpoint_complete,
- * checkpoint_complete, then checkpoint_diff on every change; keepalive
- *                              token_expires_in every keepalive_s and 20 s
- *                              before exp, 0 then the end at expiry.
- *   GET  /write-checkpoint2.json?client_id=.. {"data":{"write_checkpoint":"N"}}
+ *   POST /sync/stream   NDJSON, or BSON when Accept prefers it; gzip when
+ *                       Accept-Encoding allows it; checkpoint, then data
+ *                       (paged, has_more) per priority with
+ *                       partial_checkpoint_complete, checkpoint_complete,
+ *                       then checkpoint_diff on every change; keepalive
+ *                       token_expires_in every keepalive_s and 20 s before
+ *                       exp, 0 then the end at expiry.
+ *   GET  /write-checkpoint2.json?client_id=..
+ *                       {"data":{"write_checkpoint":"N"}}
  *   GET  /api/auth/token?user_id=..[&expires_in=S]
- *                              a development token:
- * {"token":..,"powersync_url":..} POST /api/data             the upload
- * endpoint (storage.h batch format), authenticated like the others; {"ok":true}
- *   anything else              404 with the service's error JSON.
+ *                       a development token: {"token":..,"powersync_url":..}
+ *   POST /api/data      the upload endpoint (storage.h batch format),
+ *                       authenticated like the others; {"ok":true}
+ *   anything else       404 with the service's error JSON.
  *
  * Every authenticated route checks the JWT (jwt.h); failures answer 401
  * with the service's body. One log line per request goes to the log
