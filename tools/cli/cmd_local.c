@@ -133,9 +133,14 @@ static void print_streams(const powersync_sync_status *s) {
   for (i = 0; i < n; i++) {
     const powersync_stream_status *st = powersync_sync_status_stream_at(s, i);
     char when[64] = "never";
+    /* Parameters only when the subscription has some: "todos" rather
+     * than "todos null" for default streams and bucket definitions. */
+    int has_params =
+        st->parameters_json && strcmp(st->parameters_json, "null") != 0;
     if (st->last_synced_at_us > 0)
       cli_format_time_us(st->last_synced_at_us, when, sizeof(when));
-    printf("  %s %s: %s%s%s, synced: %s\n", st->name, st->parameters_json,
+    printf("  %s%s%s: %s%s%s, synced: %s\n", st->name, has_params ? " " : "",
+           has_params ? st->parameters_json : "",
            st->active ? "active" : "inactive",
            st->is_default ? ", default" : "",
            st->has_explicit_subscription ? ", subscribed" : "", when);
