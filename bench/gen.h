@@ -24,7 +24,7 @@
  * Lines are written as NDJSON (one JSON object and a newline per line) or as
  * BSON (concatenated documents, each starting with its little-endian int32
  * length), field for field like the real service
- * (/work/shared/fixtures/real-service/README.md).
+ * (../shared/fixtures/real-service/README.md).
  */
 #ifndef PS_BENCH_GEN_H
 #define PS_BENCH_GEN_H
