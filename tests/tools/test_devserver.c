@@ -1840,6 +1840,68 @@ static void executable(void **state) {
   }
 }
 
+/* Hundreds of concurrent streams: every one gets its first checkpoint, a
+ * single source change reaches all of them, and stopping the server ends
+ * them all. */
+#define MANY_STREAMS 300
+
+/* Reads what each unfinished stream has until every one has shown a line
+ * containing fragment; fails after WAIT_MS * 3. */
+static void wait_all_streams(struct raw **r, size_t n, const char *fragment) {
+  unsigned char seen[MANY_STREAMS] = {0};
+  size_t left = n, i;
+  int64_t deadline = mono_ms() + WAIT_MS * 3;
+  while (left > 0) {
+    if (mono_ms() > deadline) {
+      fprintf(stderr, "%zu of %zu streams without %s\n", left, n, fragment);
+      fail();
+    }
+    for (i = 0; i < n; i++) {
+      char *line;
+      if (seen[i])
+        continue;
+      raw_pump(r[i], 0);
+      while (!seen[i] && (line = raw_line(r[i], 0)) != NULL) {
+        if (strstr(line, fragment)) {
+          seen[i] = 1;
+          left--;
+        }
+        free(line);
+      }
+    }
+    sleep_ms(5);
+  }
+}
+
+static void many_concurrent_streams(void **state) {
+  static struct raw *r[MANY_STREAMS];
+  struct server_env e;
+  char body[256];
+  size_t i;
+  int64_t started;
+  (void)state;
+  server_start(&e, "many", NULL, SEED, NULL);
+  for (i = 0; i < MANY_STREAMS; i++) {
+    char client[32];
+    snprintf(client, sizeof(client), "many-%zu", i);
+    stream_body(body, sizeof(body), client, NULL);
+    r[i] = open_stream(&e, i % 2 ? "user-a" : "user-b", 0, body, NULL, 0);
+  }
+  wait_all_streams(r, MANY_STREAMS, "checkpoint_complete");
+  for (i = 0; i < MANY_STREAMS; i++)
+    assert_int_equal(r[i]->status, 200);
+  source_exec(e.source, "INSERT INTO lists(id, name, owner_id) VALUES "
+                        "('many-list', 'for everyone', NULL)");
+  wait_all_streams(r, MANY_STREAMS, "checkpoint_diff");
+  started = mono_ms();
+  server_stop(&e);
+  assert_true(mono_ms() - started < WAIT_MS);
+  for (i = 0; i < MANY_STREAMS; i++) {
+    assert_true(raw_wait_done(r[i], WAIT_MS));
+    raw_close(r[i]);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(negotiation),
@@ -1862,6 +1924,7 @@ int main(void) {
       cmocka_unit_test(sdk_every_format),
       cmocka_unit_test(sdk_short_lived_tokens),
       cmocka_unit_test(sdk_server_stop_is_prompt),
+      cmocka_unit_test(many_concurrent_streams),
       cmocka_unit_test(executable),
   };
   int rc;
