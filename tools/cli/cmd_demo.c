@@ -13,10 +13,12 @@
  *
  * Every step waits for its effect with a timeout and the demo exits 1 if
  * one does not happen, so it doubles as an end-to-end check (CI runs it).
- * Everything it creates lives in a temporary directory removed at the end.
+ * Everything it creates lives in a temporary directory ($TMPDIR, else /tmp)
+ * removed at the end.
  */
 #include <curl/curl.h>
 #include <dirent.h>
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,7 +398,8 @@ int cli_demo(int argc, char **argv) {
   static const struct option longopts[] = {{"verbose", no_argument, NULL, 'v'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
-  char dir[] = "/tmp/powersync-demo-XXXXXX";
+  const char *tmp = getenv("TMPDIR");
+  char dir[512];
   char source[600];
   int verbose = 0, c, rc;
   while ((c = cli_getopt("demo", argc, argv, "vh", longopts)) != -1) {
@@ -413,8 +416,11 @@ int cli_demo(int argc, char **argv) {
       return CLI_USAGE;
     }
   }
+  snprintf(dir, sizeof(dir), "%s/powersync-demo-XXXXXX",
+           tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(dir))
-    return cli_error("demo: cannot create a temporary directory");
+    return cli_error("demo: cannot create a temporary directory in %s: %s",
+                     tmp && *tmp ? tmp : "/tmp", strerror(errno));
   snprintf(source, sizeof(source), "%s/source.db", dir);
   rc = create_source(source);
   if (rc == CLI_OK)
