@@ -235,8 +235,15 @@ typedef struct powersync_connect_options {
  * is already running is disconnected first. Returns once the tasks have
  * been started; wait with powersync_db_wait_for_first_sync() or a status
  * listener for progress.
+ *
+ * One client per database file: while connected, db holds an exclusive
+ * lock on "<database file>-sync-lock" (released on disconnect, close, or
+ * when the process dies), so another process, or another powersync_db of
+ * this one, connecting the same file gets POWERSYNC_EBUSY instead of two
+ * clients corrupting each other's downloads.
  * @return POWERSYNC_OK; POWERSYNC_EINVAL (NULL or invalid connector or
  *   options, params_json not an object); POWERSYNC_ECLOSED;
+ *   POWERSYNC_EBUSY (another client syncs the same file);
  *   POWERSYNC_EUSER (spawn refused a task); POWERSYNC_ENOMEM.
  * Thread-safety: safe from any thread, but not from a connector, status or
  *   watch callback of db.

@@ -322,6 +322,7 @@ static int db_free(powersync_db *db) {
   free(db->client_id);
   powersync_free(db->schema_json);
   free(db->path);
+  free(db->file_name);
   free(db);
   return rc;
 }
@@ -338,6 +339,9 @@ static int open_writer(powersync_db *db, const char *schema_json) {
   db->writer.is_writer = 1;
   /* "" for in-memory and temporary databases, which readers cannot see. */
   file = sqlite3_db_filename(conn, "main");
+  db->file_name = strdup(file ? file : "");
+  if (!db->file_name)
+    return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
   db->single = !file || !*file || db->opts.readers == 0;
   if (file && *file) {
     rc = enable_wal(conn, &wal);
@@ -692,6 +696,10 @@ struct ps__streams *ps__db_streams(powersync_db *db) {
 
 struct ps__sync_slot *ps__db_sync_slot(powersync_db *db) {
   return &db->sync_slot;
+}
+
+const char *ps__db_file_name(powersync_db *db) {
+  return db->file_name ? db->file_name : "";
 }
 
 pthread_mutex_t *ps__db_connect_mutex(powersync_db *db) {

@@ -34,6 +34,7 @@ struct ps__listener {
 
 struct powersync_db {
   char *path;
+  char *file_name; /* sqlite3_db_filename of the writer ("" in memory). */
   powersync_db_options opts;
   /* 1 when every lease uses the writer (in-memory databases, readers = 0,
    * or a file that refused WAL). */

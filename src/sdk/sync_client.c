@@ -544,6 +544,7 @@ default_threads_of(struct ps__sync_client *c) {
 static void client_free(struct ps__sync_client *c) {
   if (!c)
     return;
+  ps__sync_file_unlock(c->lock_fd);
   ps__cancel_destroy(&c->download_cancel);
   ps__cancel_destroy(&c->upload_cancel);
   pthread_cond_destroy(&c->cv);
@@ -624,6 +625,7 @@ static int client_new(powersync_db *db, const powersync_connector *connector,
     return ps__error_set(POWERSYNC_ENOMEM, "out of memory");
   c = &block->client;
   c->db = db;
+  c->lock_fd = -1;
   c->connector = *connector;
   if (o->transport)
     c->transport = *o->transport;
@@ -652,6 +654,8 @@ static int client_new(powersync_db *db, const powersync_connector *connector,
   if (rc == POWERSYNC_OK)
     rc = copy_json_object(o->app_metadata_json, "app_metadata_json", 1,
                           &c->app_metadata_json);
+  if (rc == POWERSYNC_OK)
+    rc = ps__sync_file_lock(ps__db_file_name(db), &c->lock_fd);
   if (rc != POWERSYNC_OK) {
     client_free(c);
     return rc;

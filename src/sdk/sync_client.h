@@ -35,6 +35,8 @@ struct ps__sync_client {
   powersync_sync_format format;
   int accept_gzip;
 
+  int lock_fd; /* The cross-process sync lock (sync_lock.c), or -1. */
+
   pthread_mutex_t mu;
   pthread_cond_t cv;
   int stopping;      /* Disconnect requested: every task ends. */

@@ -118,6 +118,19 @@ struct ps__sync_slot {
   int closed; /* powersync_db_close began (connect mutex): connect fails. */
 };
 struct ps__sync_slot *ps__db_sync_slot(powersync_db *db);
+/* The database's file name as SQLite resolved it ("" for in-memory and
+ * temporary databases). Borrowed; lives as long as db. */
+const char *ps__db_file_name(powersync_db *db);
+
+/* --- Sync lock (sync_lock.c) ------------------------------------------------
+ */
+
+/* Takes the cross-process sync lock of db_file: *fd_out gets its
+ * descriptor, or -1 when no lock applies (no file name, or the lock file
+ * cannot be created). POWERSYNC_EBUSY when another client holds it. */
+int ps__sync_file_lock(const char *db_file, int *fd_out);
+/* Releases a lock from ps__sync_file_lock (-1: nothing). */
+void ps__sync_file_unlock(int fd);
 pthread_mutex_t *ps__db_connect_mutex(powersync_db *db);
 
 /* --- HTTP helpers (http.c) --------------------------------------------------

@@ -41,15 +41,24 @@ static int download_error_says_full(struct st_env *env) {
   return yes;
 }
 
-static void serve_all_rows(mock_stream *s) {
+/* Sends a line; with may_fail, the client is allowed to have gone (it
+ * drops the stream when a line fails to apply). */
+static void send(mock_stream *s, char *line, int may_fail) {
+  int rc = mock_stream_send_line(s, line);
+  free(line);
+  if (!may_fail)
+    assert_int_equal(rc, 0);
+}
+
+static void serve_all_rows(mock_stream *s, int may_fail) {
   char last[16];
   int first;
   snprintf(last, sizeof(last), "%d", ROWS);
   assert_int_equal(mock_stream_begin(s, "application/x-ndjson", 0), 0);
-  st_send(s, st_checkpoint(last, "b", ROWS, ROWS, 3));
+  send(s, st_checkpoint(last, "b", ROWS, ROWS, 3), may_fail);
   for (first = 1; first <= ROWS; first += PER_LINE)
-    st_send(s, st_data_puts("b", first, PER_LINE, 1, DESCRIPTION));
-  st_send(s, st_checkpoint_complete(last));
+    send(s, st_data_puts("b", first, PER_LINE, 1, DESCRIPTION), may_fail);
+  send(s, st_checkpoint_complete(last), may_fail);
 }
 
 static int64_t integrity_problems(struct st_env *env) {
@@ -70,7 +79,7 @@ static void disk_full_during_download(void **state) {
   st_connect(&env, NULL);
   s = mock_service_next_stream(env.ms, WAIT_MS);
   assert_non_null(s);
-  serve_all_rows(s);
+  serve_all_rows(s, 1);
   st_wait_until(&env, download_error_says_full, WAIT_MS,
                 "a download error naming the full disk");
   /* Nothing half-applied: no op stored, no row visible, no corruption. */
@@ -82,7 +91,7 @@ static void disk_full_during_download(void **state) {
   exec(&env, "PRAGMA max_page_count = 1073741823");
   s2 = mock_service_next_stream(env.ms, WAIT_MS);
   assert_non_null(s2);
-  serve_all_rows(s2);
+  serve_all_rows(s2, 0);
   st_wait_first_sync(&env, -1, WAIT_MS);
   assert_int_equal(st_todo_count(&env), ROWS);
   assert_int_equal(integrity_problems(&env), 0);
@@ -92,9 +101,39 @@ static void disk_full_during_download(void **state) {
   st_teardown(&env);
 }
 
+/* Two clients on one file would interleave their downloads in one oplog;
+ * the second connect is refused until the first disconnects. */
+static void second_client_on_same_file_is_refused(void **state) {
+  struct st_env env;
+  powersync_db *other;
+  mock_stream *s;
+  int rc;
+  (void)state;
+  st_setup(&env, "same_file");
+  other = th_open_db(th_db_path("same_file"), NULL);
+  st_connect(&env, NULL);
+  rc = powersync_db_connect(other, &env.connector, NULL);
+  assert_int_equal(rc, POWERSYNC_EBUSY);
+  assert_non_null(strstr(powersync_error_last()->message, "already syncing"));
+  ASSERT_PS_OK(powersync_db_disconnect(env.db));
+  /* Released by the disconnect: the other handle may sync now. */
+  {
+    powersync_connect_options o = st_options();
+    ASSERT_PS_OK(powersync_db_connect(other, &env.connector, &o));
+  }
+  s = mock_service_next_stream(env.ms, WAIT_MS);
+  assert_non_null(s);
+  assert_int_equal(powersync_db_connect(env.db, &env.connector, NULL),
+                   POWERSYNC_EBUSY);
+  ASSERT_PS_OK(powersync_db_close(other));
+  mock_stream_free(s);
+  st_teardown(&env);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(disk_full_during_download),
+      cmocka_unit_test(second_client_on_same_file_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # kill_resume.sh BIN_DIR: a client killed with SIGKILL in the middle of a
 # download leaves a consistent database, and the next `powersync sync`
-# resumes from it and ends with exactly the service's rows. Runs the
+# resumes from it and ends with exactly the service's rows. Then, while a
+# client follows the service, a second one on the same database is
+# refused, and the lock goes with the first client. Runs the
 # dev server and the CLI as separate processes, as a user would. Skipped
-# (77) without the sqlite3 shell.
+# (77) without the sqlite3 shell or flock(1).
 set -euo pipefail
 BIN=$(cd "$1" && pwd)
 ROWS=${ROWS:-30000}
-command -v sqlite3 >/dev/null || exit 77
+command -v sqlite3 >/dev/null && command -v flock >/dev/null || exit 77
 WORK=$(mktemp -d)
 SERVER_PID=
 CLIENT_PID=
@@ -93,4 +95,24 @@ sqlite3 client.db "ATTACH 'source.db' AS src;
   WHERE d.data ->> '\$.description' IS s.description
     AND d.data ->> '\$.done' IS s.done" | grep -qx "$ROWS" \
   || fail "the synced rows differ from the source"
+# While one client syncs, a second one on the same database is refused
+# (the first holds an flock on client.db-sync-lock while connected).
+"$BIN/powersync" sync --db client.db --schema schema.json --endpoint "$URL" \
+  --token "$TOKEN" --progress none --follow > follow.log 2>&1 &
+CLIENT_PID=$!
+locked=0
+for _ in $(seq 1000); do
+  if ! flock -n client.db-sync-lock true 2>/dev/null; then locked=1; break; fi
+  sleep 0.01
+done
+[ "$locked" = 1 ] || fail "the following client never took the sync lock: $(cat follow.log)"
+if second=$(sync_client 2>&1); then
+  fail "a second client syncing the same database was not refused"
+fi
+echo "$second" | grep -q "already syncing" \
+  || fail "the second client failed without naming the first: $second"
+kill "$CLIENT_PID"
+wait "$CLIENT_PID" || fail "the following client did not stop cleanly on SIGTERM"
+CLIENT_PID=
+flock -n client.db-sync-lock true || fail "the sync lock outlived its client"
 echo "kill_resume: killed after $after_kill of $ROWS ops; resumed to $ROWS rows"
