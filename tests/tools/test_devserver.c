@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "db_test_helpers.h"
+#include "dev_connector.h"
 #include "http.h"
 #include "jwt.h"
 #include "server.h"
@@ -562,99 +563,11 @@ static void expect_fixture_lines(struct raw *r, const char *fixture, int *next,
 /* --- SDK clients ------------------------------------------------------------
  */
 
-/* A connector backed by the dev server: tokens from psd_server_token,
- * uploads to POST /api/data. server is cleared before the server stops. */
-struct dev_connector {
-  pthread_mutex_t mu;
-  struct psd_server *server;
-  char url[128];
-  char user[64];
-  int lifetime_s;
-  int fetches;
-  int uploads;
-};
-
 struct client {
   powersync_db *db;
   struct dev_connector conn;
   powersync_connector connector;
 };
-
-static char *connector_token(struct dev_connector *c) {
-  char *token = NULL;
-  pthread_mutex_lock(&c->mu);
-  if (c->server)
-    token = psd_server_token(c->server, c->user, c->lifetime_s);
-  pthread_mutex_unlock(&c->mu);
-  return token;
-}
-
-static int dev_fetch_credentials(void *user_data, powersync_credentials *out) {
-  struct dev_connector *c = user_data;
-  char *token = connector_token(c);
-  int rc;
-  if (!token) {
-    powersync_callback_error("the dev server is gone");
-    return -1;
-  }
-  pthread_mutex_lock(&c->mu);
-  c->fetches++;
-  pthread_mutex_unlock(&c->mu);
-  rc = powersync_credentials_set(out, c->url, token);
-  free(token);
-  return rc;
-}
-
-/* {"batch":[<entry json>, ...]} of a crud batch. */
-static char *batch_body(const powersync_crud_batch *b) {
-  size_t i, size = 32;
-  char *body;
-  for (i = 0; i < powersync_crud_batch_count(b); i++)
-    size += strlen(powersync_crud_batch_entry(b, i)->json) + 1;
-  body = malloc(size);
-  assert_non_null(body);
-  strcpy(body, "{\"batch\":[");
-  for (i = 0; i < powersync_crud_batch_count(b); i++) {
-    if (i)
-      strcat(body, ",");
-    strcat(body, powersync_crud_batch_entry(b, i)->json);
-  }
-  strcat(body, "]}");
-  return body;
-}
-
-static int dev_upload(void *user_data, powersync_db *db) {
-  struct dev_connector *c = user_data;
-  powersync_crud_batch *b = NULL;
-  char url[256], *body, *response = NULL, *token;
-  long status;
-  int rc = powersync_db_crud_batch(db, 100, &b);
-  if (rc != POWERSYNC_OK || !b)
-    return rc;
-  token = connector_token(c);
-  if (!token) {
-    powersync_crud_batch_free(b);
-    powersync_callback_error("the dev server is gone");
-    return -1;
-  }
-  body = batch_body(b);
-  snprintf(url, sizeof(url), "%s/api/data", c->url);
-  status = http("POST", url, token, body, &response, NULL, 0);
-  free(token);
-  free(body);
-  if (status == 200) {
-    rc = powersync_crud_batch_complete(b, NULL);
-    pthread_mutex_lock(&c->mu);
-    c->uploads++;
-    pthread_mutex_unlock(&c->mu);
-  } else {
-    powersync_callback_error(response);
-    rc = -1;
-  }
-  free(response);
-  powersync_crud_batch_free(b);
-  return rc;
-}
 
 /* The client schema: the source tables without id. */
 static powersync_schema *client_schema(void) {
@@ -687,15 +600,7 @@ static void client_open(struct client *c, const char *name,
   memset(c, 0, sizeof(*c));
   ASSERT_PS_OK(powersync_db_open(&c->db, th_db_path(name), schema, NULL));
   powersync_schema_free(schema);
-  pthread_mutex_init(&c->conn.mu, NULL);
-  c->conn.server = e->server;
-  snprintf(c->conn.url, sizeof(c->conn.url), "%s", psd_server_url(e->server));
-  snprintf(c->conn.user, sizeof(c->conn.user), "%s", user);
-  c->conn.lifetime_s = lifetime_s;
-  c->connector.version = POWERSYNC_CONNECTOR_VERSION;
-  c->connector.user_data = &c->conn;
-  c->connector.fetch_credentials = dev_fetch_credentials;
-  c->connector.upload_data = dev_upload;
+  dev_connector_init(&c->conn, e->server, user, lifetime_s, &c->connector);
 }
 
 static void client_connect(struct client *c, powersync_sync_format format,
@@ -711,15 +616,13 @@ static void client_connect(struct client *c, powersync_sync_format format,
 
 /* The server is about to stop: the connector stops handing out tokens. */
 static void client_forget_server(struct client *c) {
-  pthread_mutex_lock(&c->conn.mu);
-  c->conn.server = NULL;
-  pthread_mutex_unlock(&c->conn.mu);
+  dev_connector_set_server(&c->conn, NULL);
 }
 
 static void client_close(struct client *c) {
   ASSERT_PS_OK(powersync_db_disconnect(c->db));
   ASSERT_PS_OK(powersync_db_close(c->db));
-  pthread_mutex_destroy(&c->conn.mu);
+  dev_connector_destroy(&c->conn);
 }
 
 static void wait_first_sync(struct client *c) {
@@ -1638,9 +1541,7 @@ static void sdk_short_lived_tokens(void **state) {
                         "('after-expiry', 'still syncing', 'user-a');");
   wait_client_int(&a, "SELECT count(*) FROM todos WHERE id = 'after-expiry'", 1,
                   "a change after the token expired");
-  pthread_mutex_lock(&a.conn.mu);
-  fetches = a.conn.fetches;
-  pthread_mutex_unlock(&a.conn.mu);
+  fetches = dev_connector_fetches(&a.conn);
   assert_true(fetches >= 3);
   client_close(&a);
   server_stop(&e);

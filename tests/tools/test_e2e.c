@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "db_test_helpers.h"
+#include "dev_connector.h"
 #include "server.h"
 #include "storage.h"
 #include "sync_config.h"
@@ -293,164 +294,14 @@ static void server_done(struct server_env *e) {
   pthread_mutex_destroy(&e->mu);
 }
 
-/* --- HTTP for uploads (any thread; no cmocka) -------------------------------
- */
-
-struct membuf {
-  char *p;
-  size_t n;
-};
-
-static size_t mem_write(char *p, size_t size, size_t n, void *user_data) {
-  struct membuf *m = user_data;
-  size_t bytes = size * n;
-  char *grown = realloc(m->p, m->n + bytes + 1);
-  if (!grown)
-    return 0;
-  m->p = grown;
-  memcpy(m->p + m->n, p, bytes);
-  m->n += bytes;
-  m->p[m->n] = '\0';
-  return bytes;
-}
-
-/* POSTs body as JSON with the token; returns the status (0: no response)
- * and the body in *resp (caller frees; may be NULL). */
-static long http_post(const char *url, const char *token, const char *body,
-                      char **resp) {
-  CURL *h = curl_easy_init();
-  struct curl_slist *headers = NULL;
-  struct membuf m = {NULL, 0};
-  char auth[4096];
-  long status = 0;
-  *resp = NULL;
-  if (!h)
-    return 0;
-  snprintf(auth, sizeof(auth), "Authorization: Token %s", token);
-  headers = curl_slist_append(headers, auth);
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, mem_write);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &m);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 20000L);
-  if (curl_easy_perform(h) == CURLE_OK)
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(h);
-  *resp = m.p;
-  return status;
-}
-
 /* --- SDK clients ------------------------------------------------------------
  */
-
-/* A connector backed by the dev server: tokens from psd_server_token,
- * uploads to POST /api/data. server is NULL while the server is down. */
-struct dev_connector {
-  pthread_mutex_t mu;
-  struct psd_server *server;
-  char url[128];
-  char user[64];
-  int lifetime_s;
-  int upload_held; /* Fail uploads (writes stay pending). */
-  int fetches;
-  int uploads;
-};
 
 struct client {
   powersync_db *db;
   struct dev_connector conn;
   powersync_connector connector;
 };
-
-static char *connector_token(struct dev_connector *c) {
-  char *token = NULL;
-  pthread_mutex_lock(&c->mu);
-  if (c->server)
-    token = psd_server_token(c->server, c->user, c->lifetime_s);
-  pthread_mutex_unlock(&c->mu);
-  return token;
-}
-
-static int dev_fetch_credentials(void *user_data, powersync_credentials *out) {
-  struct dev_connector *c = user_data;
-  char *token = connector_token(c);
-  int rc;
-  if (!token) {
-    powersync_callback_error("the dev server is down");
-    return -1;
-  }
-  pthread_mutex_lock(&c->mu);
-  c->fetches++;
-  pthread_mutex_unlock(&c->mu);
-  rc = powersync_credentials_set(out, c->url, token);
-  free(token);
-  return rc;
-}
-
-/* {"batch":[<entry json>, ...]} of a crud batch, or NULL. */
-static char *batch_body(const powersync_crud_batch *b) {
-  size_t i, size = 32, used;
-  char *body;
-  for (i = 0; i < powersync_crud_batch_count(b); i++)
-    size += strlen(powersync_crud_batch_entry(b, i)->json) + 1;
-  body = malloc(size);
-  if (!body)
-    return NULL;
-  used = (size_t)snprintf(body, size, "{\"batch\":[");
-  for (i = 0; i < powersync_crud_batch_count(b); i++)
-    used += (size_t)snprintf(body + used, size - used, "%s%s", i ? "," : "",
-                             powersync_crud_batch_entry(b, i)->json);
-  snprintf(body + used, size - used, "]}");
-  return body;
-}
-
-static int dev_upload(void *user_data, powersync_db *db) {
-  struct dev_connector *c = user_data;
-  powersync_crud_batch *b = NULL;
-  char url[256], *body, *response = NULL, *token;
-  long status;
-  int held, rc;
-  pthread_mutex_lock(&c->mu);
-  held = c->upload_held;
-  pthread_mutex_unlock(&c->mu);
-  if (held) {
-    powersync_callback_error("uploads are held back by the test");
-    return -1;
-  }
-  rc = powersync_db_crud_batch(db, 100, &b);
-  if (rc != POWERSYNC_OK || !b)
-    return rc;
-  token = connector_token(c);
-  body = batch_body(b);
-  if (!token || !body) {
-    free(token);
-    free(body);
-    powersync_crud_batch_free(b);
-    powersync_callback_error("the dev server is down");
-    return -1;
-  }
-  snprintf(url, sizeof(url), "%s/api/data", c->url);
-  status = http_post(url, token, body, &response);
-  free(token);
-  free(body);
-  if (status == 200) {
-    rc = powersync_crud_batch_complete(b, NULL);
-    pthread_mutex_lock(&c->mu);
-    c->uploads++;
-    pthread_mutex_unlock(&c->mu);
-  } else {
-    powersync_callback_error(response ? response : "no response");
-    rc = -1;
-  }
-  free(response);
-  powersync_crud_batch_free(b);
-  return rc;
-}
 
 /* The client schema: the source tables without id. */
 static powersync_schema *client_schema(void) {
@@ -481,16 +332,8 @@ static void client_open(struct client *c, const char *name,
   snprintf(file, sizeof(file), "e2e_%s", name);
   ASSERT_PS_OK(powersync_db_open(&c->db, th_db_path(file), schema, NULL));
   powersync_schema_free(schema);
-  pthread_mutex_init(&c->conn.mu, NULL);
+  dev_connector_init(&c->conn, e->server, user, lifetime_s, &c->connector);
   live_add(live_clients, c);
-  c->conn.server = e->server;
-  snprintf(c->conn.url, sizeof(c->conn.url), "%s", psd_server_url(e->server));
-  snprintf(c->conn.user, sizeof(c->conn.user), "%s", user);
-  c->conn.lifetime_s = lifetime_s;
-  c->connector.version = POWERSYNC_CONNECTOR_VERSION;
-  c->connector.user_data = &c->conn;
-  c->connector.fetch_credentials = dev_fetch_credentials;
-  c->connector.upload_data = dev_upload;
 }
 
 static void client_connect_format(struct client *c,
@@ -509,30 +352,22 @@ static void client_connect(struct client *c) {
 
 /* Points the connector at the (restarted) server, or at none. */
 static void client_set_server(struct client *c, struct psd_server *server) {
-  pthread_mutex_lock(&c->conn.mu);
-  c->conn.server = server;
-  pthread_mutex_unlock(&c->conn.mu);
+  dev_connector_set_server(&c->conn, server);
 }
 
 static void client_hold_uploads(struct client *c, int held) {
-  pthread_mutex_lock(&c->conn.mu);
-  c->conn.upload_held = held;
-  pthread_mutex_unlock(&c->conn.mu);
+  dev_connector_hold_uploads(&c->conn, held);
 }
 
 static int client_fetches(struct client *c) {
-  int n;
-  pthread_mutex_lock(&c->conn.mu);
-  n = c->conn.fetches;
-  pthread_mutex_unlock(&c->conn.mu);
-  return n;
+  return dev_connector_fetches(&c->conn);
 }
 
 static void client_close(struct client *c) {
   live_remove(live_clients, c);
   ASSERT_PS_OK(powersync_db_disconnect(c->db));
   ASSERT_PS_OK(powersync_db_close(c->db));
-  pthread_mutex_destroy(&c->conn.mu);
+  dev_connector_destroy(&c->conn);
 }
 
 static void print_status(struct client *c) {
@@ -864,9 +699,7 @@ static void random_writes_converge(void **state) {
   /* Every client took part: each one's writes reached the source unless a
    * later write replaced them, so at least the uploads happened. */
   for (i = 0; i < 3; i++) {
-    pthread_mutex_lock(&all[i]->conn.mu);
-    assert_true(all[i]->conn.uploads > 0);
-    pthread_mutex_unlock(&all[i]->conn.mu);
+    assert_true(dev_connector_uploads(&all[i]->conn) > 0);
     assert_int_equal(client_int(all[i], "SELECT count(*) FROM ps_oplog"),
                      source_int(e.source, "SELECT count(*) FROM items"));
   }
@@ -1375,10 +1208,10 @@ static void compaction_while_running(void **state) {
   /* The server's next replication (an upload) reuses op id 7. */
   token = psd_server_token(e.server, "user-a", 0);
   snprintf(url, sizeof(url), "%s/api/data", psd_server_url(e.server));
-  status = http_post(url, token,
-                     "{\"batch\":[{\"op\":\"PATCH\",\"type\":\"items\","
-                     "\"id\":\"item-01\",\"data\":{\"v\":7}}]}",
-                     &resp);
+  status = dev_http_post(url, token,
+                         "{\"batch\":[{\"op\":\"PATCH\",\"type\":\"items\","
+                         "\"id\":\"item-01\",\"data\":{\"v\":7}}]}",
+                         &resp);
   if (status != 200)
     fprintf(stderr, "POST /api/data after a live compaction: %ld %s\n", status,
             resp ? resp : "");
@@ -1559,7 +1392,7 @@ static int teardown(void **state) {
     client_set_server(c, NULL);
     powersync_db_disconnect(c->db);
     powersync_db_close(c->db);
-    pthread_mutex_destroy(&c->conn.mu);
+    dev_connector_destroy(&c->conn);
     live_clients[i] = NULL;
   }
   for (i = 0; i < MAX_LIVE; i++) {
