@@ -147,28 +147,9 @@ FROM seq;
 SQL
 }
 
-cat >"$WORK/config.yaml" <<'YAML'
-bucket_definitions:
-  global:
-    data:
-      - SELECT * FROM lists
-  user_todos:
-    parameters: SELECT request.user_id() AS user_id
-    data:
-      - SELECT * FROM todos WHERE created_by = bucket.user_id
-YAML
-cat >"$WORK/schema.json" <<'JSON'
-{"tables": [
-  {"name": "lists", "columns": [
-    {"name": "created_at", "type": "text"}, {"name": "name", "type": "text"},
-    {"name": "owner_id", "type": "text"}]},
-  {"name": "todos", "columns": [
-    {"name": "created_at", "type": "text"}, {"name": "completed_at", "type": "text"},
-    {"name": "description", "type": "text"}, {"name": "completed", "type": "integer"},
-    {"name": "created_by", "type": "text"}, {"name": "list_id", "type": "text"},
-    {"name": "priority", "type": "integer"}, {"name": "score", "type": "real"}]}
-]}
-JSON
+# The interop test's sync config and client schema (tests/interop/).
+cp "$ROOT/tests/interop/todos-sync-config.yaml" "$WORK/config.yaml"
+cp "$ROOT/tests/interop/todos-schema.json" "$WORK/schema.json"
 
 # run_client NAME DB: one sync of a fresh DB; prints
 # "seconds rss_kib sync_s cpu_s".

@@ -120,31 +120,11 @@ INSERT INTO todos VALUES('$A3', '2026-01-01 11:03:00Z', NULL,
   4294967297, -0.001);
 SQL
 
-cat >"$WORK/config.yaml" <<'YAML'
-bucket_definitions:
-  global:
-    data:
-      - SELECT * FROM lists
-  user_todos:
-    parameters: SELECT request.user_id() AS user_id
-    data:
-      - SELECT * FROM todos WHERE created_by = bucket.user_id
-YAML
+cp "$HERE/todos-sync-config.yaml" "$WORK/config.yaml"
 
 # The client schema, read by both clients (`powersync sync --schema` and
 # node_client.mjs --schema).
-cat >"$WORK/schema.json" <<'JSON'
-{"tables": [
-  {"name": "lists", "columns": [
-    {"name": "created_at", "type": "text"}, {"name": "name", "type": "text"},
-    {"name": "owner_id", "type": "text"}]},
-  {"name": "todos", "columns": [
-    {"name": "created_at", "type": "text"}, {"name": "completed_at", "type": "text"},
-    {"name": "description", "type": "text"}, {"name": "completed", "type": "integer"},
-    {"name": "created_by", "type": "text"}, {"name": "list_id", "type": "text"},
-    {"name": "priority", "type": "integer"}, {"name": "score", "type": "real"}]}
-]}
-JSON
+cp "$HERE/todos-schema.json" "$WORK/schema.json"
 
 # Port 0: the server binds a free port and prints its URL.
 "$DEVSERVER" --db "$SRC" --config "$WORK/config.yaml" --port 0 --poll-ms 20 \
