@@ -44,6 +44,14 @@ typedef struct powersync_crud_entry {
 typedef struct powersync_crud_batch powersync_crud_batch;
 
 /**
+ * The protocol's name of op: "PUT", "PATCH" or "DELETE" ("" for a value
+ * that is not a powersync_crud_op), as in an entry's json.
+ * Ownership: a static string; do not free.
+ * Thread-safety: safe from any thread.
+ */
+POWERSYNC_API const char *powersync_crud_op_name(powersync_crud_op op);
+
+/**
  * Up to limit entries from the head of the queue (may split transactions).
  * @param[in] limit at least 1.
  * @param[out] out the batch, or NULL when the queue is empty.

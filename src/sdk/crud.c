@@ -196,7 +196,7 @@ static const char *raw_member(powersync_crud_batch *b, const char *text,
   return copy;
 }
 
-static const char *op_name(powersync_crud_op op) {
+const char *powersync_crud_op_name(powersync_crud_op op) {
   switch (op) {
   case POWERSYNC_CRUD_PUT:
     return "PUT";
@@ -225,7 +225,7 @@ static const char *entry_json(powersync_crud_batch *b,
   ps__buf_printf(&out, "{\"op_id\":%lld", (long long)e->client_id);
   write_member_key(&out, "op");
   ps__buf_puts(&out, "\"");
-  ps__buf_puts(&out, op_name(e->op));
+  ps__buf_puts(&out, powersync_crud_op_name(e->op));
   ps__buf_puts(&out, "\"");
   write_member_key(&out, "type");
   ps__json_write_string(&out, e->table, strlen(e->table));

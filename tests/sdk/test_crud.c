@@ -151,9 +151,13 @@ static void entries_have_every_field(void **state) {
     assert_string_equal(e->json, expected);
   }
 
+  assert_string_equal(powersync_crud_op_name(e->op), "PUT");
+
   e = powersync_crud_batch_entry(b, 1);
   assert_int_equal(e->op, POWERSYNC_CRUD_PATCH);
   assert_string_equal(e->data, "{\"n\":6}");
+  assert_string_equal(powersync_crud_op_name(e->op), "PATCH");
+  assert_non_null(strstr(e->json, "\"op\":\"PATCH\""));
   assert_string_equal(e->previous_values, "{\"name\":\"a \\\"q\\\"\",\"n\":5}");
   assert_null(e->metadata);
   assert_non_null(strstr(e->json, "\"old\":{\"name\":"));
@@ -161,6 +165,8 @@ static void entries_have_every_field(void **state) {
   e = powersync_crud_batch_entry(b, 2);
   assert_int_equal(e->op, POWERSYNC_CRUD_DELETE);
   assert_null(e->data);
+  assert_string_equal(powersync_crud_op_name(e->op), "DELETE");
+  assert_string_equal(powersync_crud_op_name((powersync_crud_op)0), "");
   assert_non_null(e->previous_values);
   assert_null(strstr(e->json, "\"data\""));
 

@@ -309,24 +309,12 @@ static const char PENDING_USAGE[] =
 static const char *const PENDING_COLUMNS[] = {"id",    "tx",     "op",
                                               "table", "row_id", "data"};
 
-static const char *op_name(powersync_crud_op op) {
-  switch (op) {
-  case POWERSYNC_CRUD_PUT:
-    return "PUT";
-  case POWERSYNC_CRUD_PATCH:
-    return "PATCH";
-  case POWERSYNC_CRUD_DELETE:
-    return "DELETE";
-  }
-  return "?";
-}
-
 static int add_entry_row(cli_table *t, const powersync_crud_entry *e) {
   powersync_value row[6];
   row[0] = powersync_int(e->client_id);
   row[1] =
       e->transaction_id ? powersync_int(e->transaction_id) : powersync_null();
-  row[2] = powersync_text(op_name(e->op));
+  row[2] = powersync_text(powersync_crud_op_name(e->op));
   row[3] = powersync_text(e->table);
   row[4] = powersync_text(e->id);
   row[5] = powersync_text(e->data);
