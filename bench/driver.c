@@ -50,7 +50,9 @@
  * stream order, then the ps_data__todos rows in id order (the order in which
  * sync_local writes them). Rows come from the generator, so there is no
  * parsing and no checksum work; the time spent generating them is measured
- * and subtracted.
+ * and subtracted. With --per-line (RESULT mode=floor-lines) ps_oplog is
+ * committed a stream line at a time instead: the least that a core which
+ * commits each line, as SDKs do, has to write in its data phase.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -119,6 +121,7 @@ struct options {
   long cache_kib;
   int keep;
   int verbose;
+  int per_line; /* floor: commit ps_oplog a line at a time */
   struct bench_config cfg;
 };
 
@@ -127,8 +130,9 @@ static void usage(void) {
           "usage: psbench-driver sync --core LIB --input FILE "
           "--format ndjson|bson [--label NAME]\n"
           "                     [generator options] [common options]\n"
-          "       psbench-driver floor --core LIB [generator options] "
-          "[common options]\n"
+          "       psbench-driver floor --core LIB [--per-line] "
+          "[generator options]\n"
+          "                     [common options]\n"
           "generator options: --rows --buckets --batch --row-size --rounds "
           "--seed\n"
           "common options: --dir DIR --cache-kib K --keep --verbose\n");
@@ -149,6 +153,10 @@ static int parse_options(int argc, char **argv, struct options *o) {
     const char *value = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(arg, "--keep") == 0 || strcmp(arg, "--verbose") == 0) {
       *(arg[2] == 'k' ? &o->keep : &o->verbose) = 1;
+      continue;
+    }
+    if (strcmp(arg, "--per-line") == 0 && strcmp(o->mode, "floor") == 0) {
+      o->per_line = 1;
       continue;
     }
     if (strncmp(arg, "--", 2) != 0 || !value)
@@ -669,7 +677,7 @@ static int step_done(struct bench *b, sqlite3_stmt *st, const char *what) {
 }
 
 static int run_floor(struct bench *b, const struct bench_config *cfg,
-                     struct floor_result *res) {
+                     int per_line, struct floor_result *res) {
   sqlite3_stmt *bucket = NULL, *oplog = NULL, *data = NULL;
   struct bench_row row = {0};
   struct id_order *order = NULL;
@@ -721,9 +729,15 @@ static int run_floor(struct bench *b, const struct bench_config *cfg,
     if (step_done(b, bucket, "insert bucket") != 0)
       goto done;
   }
-  /* ps_oplog in stream order: bucket after bucket, op id ascending. */
+  /* ps_oplog in stream order: bucket after bucket, op id ascending. With
+   * per_line, a commit where the stream has a line break (`batch` ops of
+   * one bucket), as a core committing each line must write at least. */
   for (uint32_t k = 0; k < cfg->buckets; k++) {
-    for (uint64_t i = k; i < cfg->rows; i += cfg->buckets) {
+    uint64_t in_bucket = 0;
+    for (uint64_t i = k; i < cfg->rows; i += cfg->buckets, in_bucket++) {
+      if (per_line && in_bucket % cfg->batch == 0 &&
+          (exec(b, "COMMIT") != 0 || exec(b, "BEGIN IMMEDIATE") != 0))
+        goto done;
       g = now_s();
       bench_row_build(cfg, i, 0, &row);
       snprintf(key, sizeof key, BENCH_TABLE "/%s/%s", row.id, row.subkey);
@@ -776,14 +790,15 @@ static int main_floor(const struct options *o) {
   memset(&b, 0, sizeof b);
   int rc = bench_open(&b, o);
   if (rc == 0)
-    rc = run_floor(&b, &o->cfg, &res);
+    rc = run_floor(&b, &o->cfg, o->per_line, &res);
   int64_t db_bytes = rc == 0 ? bench_db_bytes(&b) : -1;
   long rss = peak_rss_kib();
   bench_close(&b, o->keep);
 
-  printf("RESULT mode=floor rows=%" PRIu64 " row_size=%" PRIu32
+  printf("RESULT mode=%s rows=%" PRIu64 " row_size=%" PRIu32
          " buckets=%" PRIu32,
-         o->cfg.rows, o->cfg.row_size, o->cfg.buckets);
+         o->per_line ? "floor-lines" : "floor", o->cfg.rows, o->cfg.row_size,
+         o->cfg.buckets);
   if (rc != 0) {
     printf(" status=error\n");
     fprintf(stderr, "floor: %s\n", b.error);

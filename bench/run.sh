@@ -91,38 +91,50 @@ results="$WORK/results.txt"
 
 rm -f "$WORK"/*.log
 
-# run LABEL KEY LOGFILE CMD...: runs a driver process REPEAT times (flushing
-# the disk before each run) and appends to $results the RESULT line of the
-# run with the median KEY (ops/s), or the first failed run's line (a
-# synthetic one if the driver died without printing a result).
+# run SELECTOR LOGFILE CMD...: runs a driver process once (flushing the disk
+# first) and appends its RESULT line to $runs (a synthetic failed one if the
+# driver died without printing a result).
+runs="$WORK/runs.txt"
+: >"$runs"
 run() {
-  local label=$1 key=$2 logf=$3
-  shift 3
-  local out line rc lines=()
-  : >"$logf"
-  for ((i = 0; i < REPEAT; i++)); do
-    sync
-    rc=0
-    out=$("$@" 2>>"$logf") || rc=$?
-    line=$(grep '^RESULT ' <<<"$out" || true)
-    if [ -z "$line" ]; then
-      line="RESULT $label status=error"
-      echo "driver exited with status $rc without a result" >>"$logf"
-    fi
-    if [[ $line != *" status=ok "* ]]; then
-      echo "$line" >>"$results"
-      return
-    fi
-    lines+=("$line")
-  done
-  printf '%s\n' "${lines[@]}" |
-    awk -v key="$key" '{ v = $0; sub(".* " key "=", "", v); sub(" .*", "", v)
-                         print v "\t" $0 }' |
-    sort -n | cut -f2- | sed -n "$(((${#lines[@]} + 1) / 2))p" >>"$results"
+  local label=$1 logf=$2
+  shift 2
+  local out line rc=0
+  sync
+  out=$("$@" 2>>"$logf") || rc=$?
+  line=$(grep '^RESULT ' <<<"$out" || true)
+  if [ -z "$line" ]; then
+    line="RESULT $label status=error"
+    echo "driver exited with status $rc without a result" >>"$logf"
+  fi
+  echo "$line" >>"$runs"
+}
+
+# reduce SELECTOR KEY: appends to $results the run of SELECTOR with the
+# median KEY (ops/s), or its first failed run.
+reduce() {
+  local lines
+  lines=$(awk -v sel="$1" '
+    BEGIN { n = split(sel, want, " ") }
+    { ok = 1; for (i = 1; i <= n; i++) if (index(" " $0 " ", " " want[i] " ") == 0) ok = 0
+      if (ok) print }' "$runs")
+  [ -n "$lines" ] || return 0
+  if grep -qv ' status=ok ' <<<"$lines"; then
+    grep -v ' status=ok ' <<<"$lines" | head -1 >>"$results"
+    return
+  fi
+  local count
+  count=$(wc -l <<<"$lines")
+  awk -v key="$2" '{ v = $0; sub(".* " key "=", "", v); sub(" .*", "", v)
+                     print v "\t" $0 }' <<<"$lines" |
+    sort -n | cut -f2- | sed -n "$(((count + 1) / 2))p" >>"$results"
 }
 
 # ---- measurements ----------------------------------------------------------
 
+# The REPEAT runs of each measurement are interleaved (official, ours, the
+# floors, then again), so that a slow spell of the host does not land on one
+# core's runs only.
 for n in "${sizes[@]}"; do
   rounds=$ROUNDS buckets=$BUCKETS
   [ "$rounds" -le "$n" ] || rounds=$n
@@ -136,26 +148,44 @@ for n in "${sizes[@]}"; do
       log "generating $stream"
       "$gen" --format "$fmt" --out "$stream" "${gen_args[@]}"
     fi
-    log "N=$n $fmt: official core"
-    run "mode=sync label=official format=$fmt rows=$n" total_ops \
-      "$WORK/official-$n.$fmt.log" \
-      "$driver" sync --core "$OFFICIAL" --label official --format "$fmt" \
-      --input "$stream" "${args[@]}"
-    if [ -n "$OURS" ]; then
-      log "N=$n $fmt: our core"
-      run "mode=sync label=ours format=$fmt rows=$n" total_ops \
-        "$WORK/ours-$n.$fmt.log" \
-        "$driver" sync --core "$OURS" --label ours --format "$fmt" \
-        --input "$stream" "${args[@]}"
-    else
-      echo "RESULT mode=sync label=ours format=$fmt rows=$n status=unavailable" \
-        >>"$results"
-    fi
-    [ "$KEEP_STREAMS" = 1 ] || rm -f "$stream"
   done
-  log "N=$n: SQLite floor"
-  run "mode=floor rows=$n" floor_ops "$WORK/floor-$n.log" \
-    "$driver" floor --core "$OFFICIAL" "${args[@]}"
+  for ((rep = 1; rep <= REPEAT; rep++)); do
+    for fmt in $FORMATS; do
+      stream="$WORK/stream-$n-r$ROW_SIZE-b$buckets-l$BATCH-k$rounds-s$SEED.$fmt"
+      log "N=$n $fmt: official core (run $rep of $REPEAT)"
+      run "mode=sync label=official format=$fmt rows=$n" \
+        "$WORK/official-$n.$fmt.log" \
+        "$driver" sync --core "$OFFICIAL" --label official --format "$fmt" \
+        --input "$stream" "${args[@]}"
+      if [ -n "$OURS" ]; then
+        log "N=$n $fmt: our core (run $rep of $REPEAT)"
+        run "mode=sync label=ours format=$fmt rows=$n" \
+          "$WORK/ours-$n.$fmt.log" \
+          "$driver" sync --core "$OURS" --label ours --format "$fmt" \
+          --input "$stream" "${args[@]}"
+      elif [ "$rep" = 1 ]; then
+        echo "RESULT mode=sync label=ours format=$fmt rows=$n status=unavailable" \
+          >>"$runs"
+      fi
+    done
+    log "N=$n: SQLite floors (run $rep of $REPEAT)"
+    run "mode=floor rows=$n" "$WORK/floor-$n.log" \
+      "$driver" floor --core "$OFFICIAL" "${args[@]}"
+    run "mode=floor-lines rows=$n" "$WORK/floor-lines-$n.log" \
+      "$driver" floor --per-line --core "$OFFICIAL" "${args[@]}"
+  done
+  if [ "$KEEP_STREAMS" != 1 ]; then
+    for fmt in $FORMATS; do
+      rm -f "$WORK/stream-$n-r$ROW_SIZE-b$buckets-l$BATCH-k$rounds-s$SEED.$fmt"
+    done
+  fi
+  for fmt in $FORMATS; do
+    for label in official ours; do
+      reduce "mode=sync label=$label format=$fmt rows=$n" total_ops
+    done
+  done
+  reduce "mode=floor rows=$n" floor_ops
+  reduce "mode=floor-lines rows=$n" floor_ops
 done
 
 # ---- report ----------------------------------------------------------------
@@ -213,33 +243,64 @@ sqlite_version=$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"/\1/p' "$amalgamatio
     "(better-sqlite3 amalgamation); rows of $ROW_SIZE bytes in $BUCKETS" \
     "buckets, $BATCH ops per data line; cache $CACHE_KIB KiB; WAL," \
     "synchronous=NORMAL; databases in $DB_DIR" \
-    "($(df -P "$DB_DIR" | awk 'NR == 2 { print $1 }')); median of $REPEAT" \
+    "($(df -P "$DB_DIR" | awk 'NR == 2 { print $1 }')); median of $REPEAT interleaved" \
     "run(s); $(date -u +%Y-%m-%dT%H:%MZ)."
   echo
-  echo "| N | format | data ops/s ours | data ops/s official | data ratio ours/official | sync_local ours | sync_local official | floor ops/s | ours/floor | official/floor | peak RSS ours | peak RSS official | DB size ours | DB size official | 1-row incr. ms ours (median / max) | 1-row incr. ms official (median / max) |"
-  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "### Speed"
+  echo
+  echo "| N | format | total ops/s ours | total ops/s official | total ours/official | data ops/s ours | data ops/s official | data ours/official | sync_local ours | sync_local official | floor ops/s (1 tx) | floor ops/s (tx per line) | ours/line floor | official/line floor |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for n in "${sizes[@]}"; do
-    floor=""
+    floor="" line_floor=""
     [ "$(get "mode=floor rows=$n" status)" = ok ] &&
       floor=$(get "mode=floor rows=$n" floor_ops)
+    [ "$(get "mode=floor-lines rows=$n" status)" = ok ] &&
+      line_floor=$(get "mode=floor-lines rows=$n" floor_ops)
     for fmt in $FORMATS; do
-      ratio="n/a"
-      ours_floor="n/a"
-      if ! status_cell ours "$fmt" "$n" >/dev/null; then
-        ratio=$(fmt_ratio "$(get "label=ours format=$fmt rows=$n" data_ops)" \
+      total_ratio="n/a" data_ratio="n/a" ours_floor="n/a" off_floor="n/a"
+      if ! status_cell ours "$fmt" "$n" >/dev/null &&
+        ! status_cell official "$fmt" "$n" >/dev/null; then
+        total_ratio=$(fmt_ratio "$(get "label=ours format=$fmt rows=$n" total_ops)" \
+          "$(get "label=official format=$fmt rows=$n" total_ops)")
+        data_ratio=$(fmt_ratio "$(get "label=ours format=$fmt rows=$n" data_ops)" \
           "$(get "label=official format=$fmt rows=$n" data_ops)")
-        ours_floor=$(fmt_ratio "$(get "label=ours format=$fmt rows=$n" total_ops)" "$floor")
       fi
-      off_floor="n/a"
+      status_cell ours "$fmt" "$n" >/dev/null ||
+        ours_floor=$(fmt_ratio "$(get "label=ours format=$fmt rows=$n" total_ops)" "$line_floor")
       status_cell official "$fmt" "$n" >/dev/null ||
-        off_floor=$(fmt_ratio "$(get "label=official format=$fmt rows=$n" total_ops)" "$floor")
+        off_floor=$(fmt_ratio "$(get "label=official format=$fmt rows=$n" total_ops)" "$line_floor")
       echo "| $n | $fmt" \
+        "| $(cell ours "$fmt" "$n" total_ops fmt_ops)" \
+        "| $(cell official "$fmt" "$n" total_ops fmt_ops)" \
+        "| $total_ratio" \
         "| $(cell ours "$fmt" "$n" data_ops fmt_ops)" \
         "| $(cell official "$fmt" "$n" data_ops fmt_ops)" \
-        "| $ratio" \
+        "| $data_ratio" \
         "| $(cell ours "$fmt" "$n" sync_local_s fmt_s)" \
         "| $(cell official "$fmt" "$n" sync_local_s fmt_s)" \
-        "| $(fmt_ops "$floor") | $ours_floor | $off_floor" \
+        "| $(fmt_ops "$floor") | $(fmt_ops "$line_floor")" \
+        "| $ours_floor | $off_floor |"
+    done
+  done
+  echo
+  echo "total ops/s: N / (data time + sync_local time). data ops/s: N / time" \
+    "of every line up to the first checkpoint_complete, each line in its own" \
+    "transaction. sync_local: that checkpoint_complete (checksum validation +" \
+    "sync_local). floor (1 tx): N / time to insert the same ps_oplog and" \
+    "ps_data__todos rows with prepared statements in one transaction, no" \
+    "parsing, no checksums. floor (tx per line): the same with ps_oplog" \
+    "committed a stream line at a time, as a core that commits each line" \
+    "must at least write; ours/line floor and official/line floor compare" \
+    "total ops/s with it, and 1 / (official/line floor) is the best" \
+    "ours/official that a core costing nothing itself could reach."
+  echo
+  echo "### Memory and latency"
+  echo
+  echo "| N | format | peak RSS ours | peak RSS official | DB size ours | DB size official | 1-row incr. ms ours (median / max) | 1-row incr. ms official (median / max) |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+  for n in "${sizes[@]}"; do
+    for fmt in $FORMATS; do
+      echo "| $n | $fmt" \
         "| $(cell ours "$fmt" "$n" rss_peak_kib fmt_mib 1024)" \
         "| $(cell official "$fmt" "$n" rss_peak_kib fmt_mib 1024)" \
         "| $(cell ours "$fmt" "$n" db_bytes fmt_mib 1048576)" \
@@ -248,13 +309,8 @@ sqlite_version=$(sed -n 's/^#define SQLITE_VERSION *"\(.*\)"/\1/p' "$amalgamatio
     done
   done
   echo
-  echo "data ops/s: N / time of every line up to the first checkpoint_complete," \
-    "each line in its own transaction. sync_local: that checkpoint_complete" \
-    "(checksum validation + sync_local). floor: N / time to insert the same" \
-    "ps_oplog and ps_data__todos rows with prepared statements in one" \
-    "transaction; ours/floor and official/floor compare N / (data +" \
-    "sync_local time) with it. 1-row incr.: data line + checkpoint_complete" \
-    "of one changed row, over $ROUNDS rounds."
+  echo "1-row incr.: data line + checkpoint_complete of one changed row, over" \
+    "$ROUNDS rounds."
   # Messages of the driver runs, each once, with the runs that printed it.
   notes=""
   [ -z "$ours_note" ] || notes+="- ours: $ours_note"$'\n'
