@@ -39,23 +39,10 @@
 #include "http.h"
 #include "jwt.h"
 #include "server.h"
+#include "source_db.h"
 #include "sync_test_helpers.h"
 
 #define WAIT_MS 20000
-
-/* --- Time -------------------------------------------------------------------
- */
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec p = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&p, NULL);
-}
 
 /* --- The source database ----------------------------------------------------
  * Tables and seed rows of the real-service capture (fixtures README), so
@@ -100,36 +87,6 @@ static const char SEED[] =
                   "'2026-01-01 11:02:00Z',NULL,'Write "
                   "report',0,'user-b','" LIST_2 "',3,"
                   "0.25);";
-
-/* Runs sql on the source through a connection of its own, as another
- * program would. */
-static void source_exec(const char *path, const char *sql) {
-  sqlite3 *db = NULL;
-  char *err = NULL;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 10000);
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "source SQL failed: %s\n%s\n", err, sql);
-    sqlite3_free(err);
-    sqlite3_close(db);
-    fail();
-  }
-  sqlite3_close(db);
-}
-
-static int64_t source_int(const char *path, const char *sql) {
-  sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-  sqlite3_busy_timeout(db, 10000);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
-}
 
 /* --- The server under test --------------------------------------------------
  */

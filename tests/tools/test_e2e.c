@@ -44,24 +44,14 @@
 #include "db_test_helpers.h"
 #include "dev_connector.h"
 #include "server.h"
+#include "source_db.h"
 #include "storage.h"
 #include "sync_config.h"
 
 #define WAIT_MS 30000
 
-/* --- Time -------------------------------------------------------------------
+/* --- Random numbers --------------------------------------------------------
  */
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-  struct timespec p = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  nanosleep(&p, NULL);
-}
 
 /* xorshift32: a deterministic generator per thread. */
 static uint32_t next_rand(uint32_t *s) {
@@ -112,61 +102,6 @@ static void seed_items(char *out, size_t size, int n) {
            "WHERE i + 1 < %d) INSERT INTO items SELECT printf('item-%%02d', "
            "i), i, 'seed', 'seed' FROM k;",
            n);
-}
-
-static sqlite3 *source_open(const char *path) {
-  sqlite3 *db = NULL;
-  if (sqlite3_open(path, &db) != SQLITE_OK) {
-    sqlite3_close(db);
-    return NULL;
-  }
-  sqlite3_busy_timeout(db, 10000);
-  return db;
-}
-
-/* Runs sql on the source through a connection of its own, as another
- * program would. */
-static void source_exec(const char *path, const char *sql) {
-  sqlite3 *db = source_open(path);
-  char *err = NULL;
-  assert_non_null(db);
-  if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
-    fprintf(stderr, "source SQL failed: %s\n%s\n", err, sql);
-    sqlite3_free(err);
-    sqlite3_close(db);
-    fail();
-  }
-  sqlite3_close(db);
-}
-
-/* The text of the single value sql gives (caller frees). */
-static char *source_text(const char *path, const char *sql) {
-  sqlite3 *db = source_open(path);
-  sqlite3_stmt *st = NULL;
-  char *v = NULL;
-  assert_non_null(db);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = strdup(sqlite3_column_text(st, 0)
-                   ? (const char *)sqlite3_column_text(st, 0)
-                   : "");
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  assert_non_null(v);
-  return v;
-}
-
-static int64_t source_int(const char *path, const char *sql) {
-  sqlite3 *db = source_open(path);
-  sqlite3_stmt *st = NULL;
-  int64_t v = -1;
-  assert_non_null(db);
-  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-  if (sqlite3_step(st) == SQLITE_ROW)
-    v = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return v;
 }
 
 /* The storage's head (the largest op id), as the server persists it. */
