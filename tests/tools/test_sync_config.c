@@ -203,8 +203,9 @@ static struct rows eval_row(const struct psd_sync_config *cfg, sqlite3 *db,
   struct rows rows;
   char err[256] = "";
   memset(&rows, 0, sizeof(rows));
-  if (psd_sync_config_evaluate_row(cfg, db, table, rowid_of(db, table, id),
-                                   collect_row, &rows, err, sizeof(err)) != 0)
+  if (psd_sync_config_evaluate_row(cfg, db, NULL, table,
+                                   rowid_of(db, table, id), collect_row, &rows,
+                                   err, sizeof(err)) != 0)
     fail_msg("evaluate_row: %s", err);
   return rows;
 }
@@ -340,11 +341,11 @@ static void deleted_or_unrelated_rows_yield_nothing(void **state) {
   int64_t rowid = rowid_of(db, "todos", TODO_A1);
   exec(db, "DELETE FROM todos WHERE id = '" TODO_A1 "'");
   memset(&rows, 0, sizeof(rows));
-  assert_int_equal(psd_sync_config_evaluate_row(cfg, db, "todos", rowid,
+  assert_int_equal(psd_sync_config_evaluate_row(cfg, db, NULL, "todos", rowid,
                                                 collect_row, &rows, err,
                                                 sizeof(err)),
                    0);
-  assert_int_equal(psd_sync_config_evaluate_row(cfg, db, "other", 1,
+  assert_int_equal(psd_sync_config_evaluate_row(cfg, db, NULL, "other", 1,
                                                 collect_row, &rows, err,
                                                 sizeof(err)),
                    0);

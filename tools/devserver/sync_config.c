@@ -1189,15 +1189,21 @@ static void row_data(struct ps__buf *out, const struct data_query *dq,
 
 /* Reports the row's result for dq (if it has one). */
 static int evaluate_query_row(const struct data_query *dq, sqlite3 *source,
+                              const struct psd_stmt_provider *stmts,
                               int64_t rowid, psd_row_cb cb, void *user_data,
                               char *err, size_t errlen) {
   sqlite3_stmt *stmt = NULL;
   struct ps__buf bucket, data;
-  int rc = sqlite3_prepare_v2(source, dq->row_sql, -1, &stmt, NULL);
-  int result = 0;
-  if (rc != SQLITE_OK)
+  int rc, result = 0;
+  if (stmts) {
+    stmt = stmts->get(stmts->ctx, dq->row_sql, err, errlen);
+    if (!stmt)
+      return -1;
+  } else if (sqlite3_prepare_v2(source, dq->row_sql, -1, &stmt, NULL) !=
+             SQLITE_OK) {
     return eval_fail(err, errlen, "%s: %s", dq->bucket_name,
                      sqlite3_errmsg(source));
+  }
   sqlite3_bind_int64(stmt, 1, rowid);
   rc = sqlite3_step(stmt);
   ps__buf_init(&bucket, PS_BUF_DEFAULT_MAX);
@@ -1217,22 +1223,27 @@ static int evaluate_query_row(const struct data_query *dq, sqlite3 *source,
   }
   ps__buf_free(&bucket);
   ps__buf_free(&data);
-  sqlite3_finalize(stmt);
+  if (stmts)
+    sqlite3_reset(stmt);
+  else
+    sqlite3_finalize(stmt);
   return result;
 }
 
 int psd_sync_config_evaluate_row(const struct psd_sync_config *cfg,
-                                 sqlite3 *source, const char *table,
-                                 int64_t rowid, psd_row_cb cb, void *user_data,
-                                 char *err, size_t errlen) {
+                                 sqlite3 *source,
+                                 const struct psd_stmt_provider *stmts,
+                                 const char *table, int64_t rowid,
+                                 psd_row_cb cb, void *user_data, char *err,
+                                 size_t errlen) {
   size_t i, j;
   for (i = 0; i < cfg->def_count; i++) {
     const struct definition *d = &cfg->defs[i];
     for (j = 0; j < d->dq_count; j++) {
       if (sqlite3_stricmp(d->dqs[j].table, table) != 0)
         continue;
-      if (evaluate_query_row(&d->dqs[j], source, rowid, cb, user_data, err,
-                             errlen) != 0)
+      if (evaluate_query_row(&d->dqs[j], source, stmts, rowid, cb, user_data,
+                             err, errlen) != 0)
         return -1;
     }
   }

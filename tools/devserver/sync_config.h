@@ -81,13 +81,25 @@ typedef int (*psd_row_cb)(void *user_data, const char *bucket_id,
                           const char *object_type, const char *object_id,
                           const char *data_json);
 
+/* Where the row side gets its statements: get(ctx, sql, err, errlen)
+ * returns a statement for sql on the source, reset and without bindings,
+ * that stays owned by the provider, or NULL with a message in err. A
+ * caller evaluating many rows (a snapshot) prepares each query once. */
+struct psd_stmt_provider {
+  sqlite3_stmt *(*get)(void *ctx, const char *sql, char *err, size_t errlen);
+  void *ctx;
+};
+
 /* Evaluates every data query reading table for the row with that rowid
- * (a deleted row yields nothing). Returns 0, or -1 with err (SQLite
- * failure or a callback's non-zero value). */
+ * (a deleted row yields nothing). stmts may be NULL: each query is then
+ * prepared and finalized here. Returns 0, or -1 with err (SQLite failure
+ * or a callback's non-zero value). */
 int psd_sync_config_evaluate_row(const struct psd_sync_config *cfg,
-                                 sqlite3 *source, const char *table,
-                                 int64_t rowid, psd_row_cb cb, void *user_data,
-                                 char *err, size_t errlen);
+                                 sqlite3 *source,
+                                 const struct psd_stmt_provider *stmts,
+                                 const char *table, int64_t rowid,
+                                 psd_row_cb cb, void *user_data, char *err,
+                                 size_t errlen);
 
 /* --- Request side -----------------------------------------------------------
  */
