@@ -128,6 +128,13 @@ typedef struct powersync_upload_queue_stats {
   int64_t size_bytes;
 } powersync_upload_queue_stats;
 
+/**
+ * Fills *out with the queue's size, read in one read transaction.
+ * @return POWERSYNC_OK, POWERSYNC_EINVAL (db or out NULL), or an error of
+ *   powersync_db_read_transaction.
+ * Ownership: out is the caller's; nothing to free.
+ * Thread-safety: safe from any thread.
+ */
 POWERSYNC_API int
 powersync_db_upload_queue_stats(powersync_db *db,
                                 powersync_upload_queue_stats *out);
