@@ -377,6 +377,19 @@ static void token_prefetch_renews_invisibly(void **state) {
   st_send(s2, st_checkpoint("1", "b", 1, 1, 3));
   st_send(s2, st_checkpoint_complete("1"));
   st_wait_connected(&env, WAIT_MS);
+  /* Listeners are called on the dispatcher, after the status changed: wait
+   * until this one has been handed a connected snapshot, so that removing
+   * it cannot overtake the delivery (seen on a loaded machine). */
+  t0 = now_ms();
+  for (;;) {
+    int seen;
+    pthread_mutex_lock(&w.mu);
+    seen = w.connected_once;
+    pthread_mutex_unlock(&w.mu);
+    if (seen || now_ms() - t0 > WAIT_MS)
+      break;
+    nanosleep(&(struct timespec){0, 5000000}, NULL);
+  }
   powersync_status_listener_remove(l); /* Before disconnecting on purpose. */
   ASSERT_PS_OK(powersync_db_disconnect(env.db));
   pthread_mutex_lock(&w.mu);
