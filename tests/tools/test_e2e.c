@@ -964,10 +964,17 @@ static void priority_zero_first(void **state) {
   p = priority_state(&a, 3, &full);
   assert_false(p.has_synced);
   assert_false(full);
-  /* Priority-0 changes keep applying while the upload is pending. */
-  source_exec(e.source, "INSERT INTO lists VALUES ('P4', 'four', 'user-a');"
+  /* Priority-0 changes keep applying while the upload is pending. One
+   * source transaction, so that both changes land in one checkpoint: its
+   * priority-0 group then ends with partial_checkpoint_complete, which may
+   * apply with uploads pending. Replicated apart, each checkpoint would
+   * hold one priority group and end with checkpoint_complete only (as the
+   * service does), which waits for the upload: a flake seen under load. */
+  source_exec(e.source, "BEGIN;"
+                        "INSERT INTO lists VALUES ('P4', 'four', 'user-a');"
                         "INSERT INTO todos VALUES ('todo-99', 'late', "
-                        "'user-a', 'P4');");
+                        "'user-a', 'P4');"
+                        "COMMIT;");
   wait_client_int(&a, "SELECT count(*) FROM lists WHERE id = 'P4'", 1,
                   "a priority-0 change while an upload is pending");
   assert_matches_now(&a, &e, LISTS_TEXT, NULL, "priority-0 lists, live");
